@@ -1,0 +1,293 @@
+/**
+ * One modelled machine: a SharedArrayBuffer and one long-lived worker per CPU. Batches of
+ * trials are started by bumping the command word; the main thread never takes part in a trial.
+ * A watchdog stops a batch that makes no progress and reports what every CPU waits for.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import {
+  CFG_DELAYS,
+  CFG_DURATION_MS,
+  CFG_KERNEL,
+  CFG_NR_CPUS,
+  CFG_OFFSET_MAX_NS,
+  CFG_SEED,
+  CFG_SPIN_LIMIT,
+  CFG_TRIALS,
+  CMD_EXIT,
+  CMD_RUN,
+  CPU_FLUSHES,
+  CPU_HEARTBEAT,
+  CPU_IPIS_SENT,
+  CPU_POINT,
+  CPU_STEP,
+  CPU_WAIT_KIND,
+  CPU_WAIT_ON,
+  CTRL_CMD,
+  CTRL_CMD_SEQ,
+  CTRL_STOP,
+  F64_BATCH_END_MS,
+  F64_BATCH_START_MS,
+  F64_FIRST_LOST_MS,
+  F64_SLOTS,
+  Layout,
+  NR_OUTCOMES,
+  NR_POINTS_MAX,
+  ST_FAULTS,
+  ST_FIRST_LOST_TRIAL,
+  ST_LOST,
+  ST_OUTCOMES,
+  ST_TRIALS,
+} from "../lib/machine/layout.js";
+import { POINTS } from "../lib/machine/points.js";
+import { barrier_init } from "../lib/sync/barrier.js";
+import { WAIT_NAMES, WAIT_DELAY, WAIT_IDLE } from "../lib/sync/waiter.js";
+import type { CpuMessage } from "../workers/cpu.js";
+
+export interface BatchConfig {
+  kernel: number;
+  /** Trials to run; 0 = until durationMs (or stop()). */
+  trials: number;
+  durationMs: number;
+  seed: number;
+  offsetMaxNs: number;
+  /** Injected delay per point id, in nanoseconds. */
+  delaysNs: Map<number, number>;
+  spinLimit?: number;
+}
+
+export interface BatchStats {
+  trials: number;
+  lostWrites: number;
+  faults: number;
+  outcomes: number[];
+  firstLostTrial: number | null;
+  firstLostMs: number | null;
+  elapsedMs: number;
+  flushes: number;
+  ipis: number;
+  parks: number;
+}
+
+export interface CpuState {
+  cpu: number;
+  waiting: string;
+  step: number;
+  point: string;
+  trials: number;
+}
+
+export class WatchdogError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly states: CpuState[],
+  ) {
+    super(`watchdog: no progress for ${timeoutMs / 1000} s`);
+  }
+}
+
+export class CpuFailure extends Error {
+  constructor(
+    readonly cpu: number,
+    message: string,
+    readonly cpuStack: string,
+  ) {
+    super(`CPU ${cpu} failed: ${message}`);
+  }
+}
+
+const WORKER_URL = new URL("../workers/cpu.js", import.meta.url);
+
+export class Machine {
+  readonly L: Layout;
+  readonly sab: SharedArrayBuffer;
+  readonly mem: Int32Array;
+  private readonly workers: Worker[] = [];
+  private readonly handlers: ((m: CpuMessage) => void)[] = [];
+  private closed = false;
+  /** Start-offset loop turns per nanosecond, the slowest CPU's (from calibration). */
+  spinsPerNs = Infinity;
+
+  private constructor(nrCpus: number) {
+    this.L = new Layout(nrCpus);
+    this.sab = new SharedArrayBuffer(this.L.bytes);
+    this.mem = new Int32Array(this.sab);
+    Atomics.store(this.mem, this.L.cfg + CFG_NR_CPUS, nrCpus);
+    for (let c = 0; c < nrCpus; c++) {
+      Atomics.store(this.mem, this.L.cpu(c) + CPU_WAIT_ON, -1);
+      Atomics.store(this.mem, this.L.cpu(c) + CPU_POINT, -1);
+    }
+    barrier_init(this.mem, this.L.trialBarrier, nrCpus);
+  }
+
+  /** Start one worker per CPU and wait until every CPU has calibrated and is idle. */
+  static async start(nrCpus: number): Promise<Machine> {
+    const m = new Machine(nrCpus);
+    await Promise.all(
+      Array.from({ length: nrCpus }, (_, id) => {
+        const w = new Worker(WORKER_URL, { workerData: { sab: m.sab, nrCpus, id } });
+        m.workers.push(w);
+        return new Promise<void>((resolve, reject) => {
+          w.once("error", reject);
+          w.on("message", (msg: CpuMessage) => {
+            if (msg.type === "ready") {
+              m.spinsPerNs = Math.min(m.spinsPerNs, msg.spinsPerNs);
+              resolve();
+            }
+            for (const h of m.handlers) h(msg);
+          });
+        });
+      }),
+    );
+    for (const w of m.workers) {
+      w.on("error", (err) => {
+        for (const h of m.handlers) h({ type: "error", cpu: -1, message: err.message, stack: err.stack ?? "" });
+      });
+    }
+    return m;
+  }
+
+  get nrCpus(): number {
+    return this.L.nrCpus;
+  }
+
+  /**
+   * Spin turns before a waiting CPU parks: ~100 us of spinning when every CPU has a core of its
+   * own (a park and wake costs ~50 us, so parking sooner only slows the trial down), ~5 us when
+   * CPUs outnumber cores and a spinner may be keeping the lock holder off its core.
+   */
+  defaultSpinLimit(): number {
+    const ns = this.nrCpus <= availableParallelism() ? 100_000 : 5_000;
+    return Math.max(1000, Math.round(ns * this.spinsPerNs));
+  }
+
+  /** Load a compiled scenario program image. */
+  load(image: Int32Array): void {
+    this.mem.set(image, this.L.program);
+  }
+
+  /** Ask the running batch to stop after the current trial. */
+  stop(): void {
+    Atomics.store(this.mem, this.L.ctrl + CTRL_STOP, 1);
+  }
+
+  /** Run one batch; resolves with its statistics, rejects on a CPU failure or the watchdog. */
+  run(cfg: BatchConfig, watchdogMs: number, onProgress?: (trials: number) => void): Promise<BatchStats> {
+    const { mem, L } = this;
+    if (this.closed) return Promise.reject(new Error("machine is closed"));
+    Atomics.store(mem, L.cfg + CFG_KERNEL, cfg.kernel);
+    Atomics.store(mem, L.cfg + CFG_TRIALS, cfg.trials);
+    Atomics.store(mem, L.cfg + CFG_DURATION_MS, cfg.durationMs);
+    Atomics.store(mem, L.cfg + CFG_SEED, cfg.seed | 0);
+    Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.offsetMaxNs);
+    Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
+    for (let p = 0; p < NR_POINTS_MAX; p++) Atomics.store(mem, L.cfg + CFG_DELAYS + p, cfg.delaysNs.get(p) ?? 0);
+    Atomics.store(mem, L.ctrl + CTRL_STOP, 0);
+    Atomics.store(mem, L.ctrl + CTRL_CMD, CMD_RUN);
+
+    return new Promise<BatchStats>((resolve, reject) => {
+      let done = 0;
+      let parks = 0;
+      let lastProgress = -1;
+      let lastChange = Date.now();
+      const finish = (err: Error | null): void => {
+        clearInterval(timer);
+        this.handlers.length = 0;
+        if (err !== null) reject(err);
+        else resolve(this.stats(parks));
+      };
+      const timer = setInterval(() => {
+        const progress = this.progress();
+        onProgress?.(Atomics.load(mem, L.stats + ST_TRIALS));
+        if (progress !== lastProgress) {
+          lastProgress = progress;
+          lastChange = Date.now();
+        } else if (Date.now() - lastChange >= watchdogMs) {
+          finish(new WatchdogError(watchdogMs, this.cpuStates()));
+        }
+      }, Math.min(250, Math.max(10, watchdogMs / 4)));
+      this.handlers.push((msg) => {
+        if (msg.type === "done") {
+          parks += msg.parks;
+          if (++done === this.nrCpus) finish(null);
+        } else if (msg.type === "error") {
+          finish(new CpuFailure(msg.cpu, msg.message, msg.stack));
+        }
+      });
+      Atomics.add(mem, L.ctrl + CTRL_CMD_SEQ, 1);
+      for (let c = 0; c < this.nrCpus; c++) Atomics.notify(mem, L.ctrl + CTRL_CMD_SEQ);
+    });
+  }
+
+  /** Something that moves while the machine makes progress: trials, plus delays being served. */
+  private progress(): number {
+    let p = Atomics.load(this.mem, this.L.stats + ST_TRIALS);
+    for (let c = 0; c < this.nrCpus; c++) {
+      p += Atomics.load(this.mem, this.L.cpu(c) + CPU_HEARTBEAT);
+    }
+    return p;
+  }
+
+  private stats(parks: number): BatchStats {
+    const { mem, L } = this;
+    const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
+    let flushes = 0;
+    let ipis = 0;
+    for (let c = 0; c < this.nrCpus; c++) {
+      flushes += Atomics.load(mem, L.cpu(c) + CPU_FLUSHES);
+      ipis += Atomics.load(mem, L.cpu(c) + CPU_IPIS_SENT);
+    }
+    const firstLostTrial = Atomics.load(mem, L.stats + ST_FIRST_LOST_TRIAL);
+    return {
+      trials: Atomics.load(mem, L.stats + ST_TRIALS),
+      lostWrites: Atomics.load(mem, L.stats + ST_LOST),
+      faults: Atomics.load(mem, L.stats + ST_FAULTS),
+      outcomes: Array.from(mem.subarray(L.stats + ST_OUTCOMES, L.stats + ST_OUTCOMES + NR_OUTCOMES)),
+      firstLostTrial: firstLostTrial < 0 ? null : firstLostTrial,
+      firstLostMs: firstLostTrial < 0 ? null : (f64[F64_FIRST_LOST_MS] as number),
+      elapsedMs: (f64[F64_BATCH_END_MS] as number) - (f64[F64_BATCH_START_MS] as number),
+      flushes,
+      ipis,
+      parks,
+    };
+  }
+
+  /** What each CPU is doing now, for the watchdog. */
+  cpuStates(): CpuState[] {
+    const { mem, L } = this;
+    return Array.from({ length: this.nrCpus }, (_, c) => {
+      const base = L.cpu(c);
+      const kind = Atomics.load(mem, base + CPU_WAIT_KIND);
+      const on = Atomics.load(mem, base + CPU_WAIT_ON);
+      let waiting = WAIT_NAMES[kind] ?? `wait kind ${kind}`;
+      if (kind === WAIT_DELAY) waiting += ` at ${POINTS[on] ?? on}`;
+      else if (kind !== 0 && kind !== WAIT_IDLE && on >= 0) waiting += ` on ${L.describe(on)}`;
+      const point = Atomics.load(mem, base + CPU_POINT);
+      return {
+        cpu: c,
+        waiting,
+        step: Atomics.load(mem, base + CPU_STEP),
+        point: POINTS[point] ?? "-",
+        trials: Atomics.load(mem, base + CPU_HEARTBEAT),
+      };
+    });
+  }
+
+  /** Stop the workers. After a watchdog or a failure they may be stuck: terminate them. */
+  async close(force = false): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (force) {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+      return;
+    }
+    const exited = this.workers.map((w) => new Promise<void>((r) => w.once("exit", () => r())));
+    Atomics.store(this.mem, this.L.ctrl + CTRL_CMD, CMD_EXIT);
+    Atomics.add(this.mem, this.L.ctrl + CTRL_CMD_SEQ, 1);
+    Atomics.notify(this.mem, this.L.ctrl + CTRL_CMD_SEQ);
+    const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 2000).unref());
+    if ((await Promise.race([Promise.all(exited), timeout])) === "timeout") {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * mm/mremap.c after 5d1904204c99 ("mremap: fix race between mremap() and page cleanning",
+ * Aaron Lu, v4.9-rc5): move_ptes() notes whether any moved entry was dirty and, if so, flushes
+ * the old range *before dropping the old PTL*, so page_mkclean(), which must take that PTL to
+ * look at the old address, cannot finish while a stale dirty entry survives. Otherwise it sets
+ * need_flush and the one range flush at the end of move_page_tables() remains.
+ *
+ * The diff against v4.9-rc4.ts is the commit's diff. Two windows stay open (see the catalog):
+ * the dirty bit is tested *before* ptep_get_and_clear(), and the flush comes after the *new*
+ * PTL is dropped (CVE-2018-18281, closed by eb66ae030829).
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
+import {
+  P_MOVE_PAGE_TABLES_BEFORE_FLUSH,
+  P_MOVE_PTES_BEFORE_CLEAR,
+  P_MOVE_PTES_LOCKED,
+  P_MOVE_PTES_UNLOCKED,
+} from "../machine/points.js";
+import { pte_dirty, pte_lockptr, pte_mksoft_dirty, pte_none, pte_offset, pte_present } from "../mmu/pgtable.js";
+import { flush_tlb_range } from "../mmu/shootdown.js";
+import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import type { Kernel } from "./kernel.js";
+
+/** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
+function move_ptes(
+  cpu: Cpu,
+  _vma: number,
+  old_pmd: number,
+  old_addr: number,
+  old_end: number,
+  _new_vma: number,
+  new_pmd: number,
+  new_addr: number,
+  need_rmap_locks: boolean,
+): boolean {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  let force_flush = false;
+  const len = old_end - old_addr;
+  if (need_rmap_locks) take_rmap_locks(cpu);
+  // We don't have to worry about the ordering of src and dst pte locks because exclusive
+  // mmap_sem prevents deadlock.
+  const old_ptl = pte_lockptr(L, old_pmd);
+  spin_lock(cpu, old_ptl);
+  const new_ptl = pte_lockptr(L, new_pmd);
+  if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  cpu.point(P_MOVE_PTES_LOCKED);
+  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
+    const old_pte = pte_offset(L, old_addr);
+    if (pte_none(Atomics.load(mem, old_pte))) continue;
+    // We are remapping a dirty PTE, make sure to flush TLB before we drop the PTL for the old
+    // PTE or we may race with page_mkclean().
+    const cur = Atomics.load(mem, old_pte);
+    if (pte_present(cur) && pte_dirty(cur)) force_flush = true;
+    // The window: a CPU with a writable, still clean entry can set D right here.
+    cpu.point(P_MOVE_PTES_BEFORE_CLEAR);
+    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    // move_pte() is the identity on x86
+    pte = pte_mksoft_dirty(pte); // move_soft_dirty_pte()
+    Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
+  }
+  if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
+  // Old PTL still held: page_mkclean() cannot look at the old address until this is done.
+  if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
+  spin_unlock(cpu, old_ptl); // pte_unmap_unlock()
+  cpu.point(P_MOVE_PTES_UNLOCKED);
+  if (need_rmap_locks) drop_rmap_locks(cpu);
+  return !force_flush;
+}
+
+function move_page_tables(
+  cpu: Cpu,
+  vma: number,
+  old_addr: number,
+  new_vma: number,
+  new_addr: number,
+  len: number,
+  need_rmap_locks: boolean,
+): number {
+  const old_end = old_addr + len;
+  let need_flush = false;
+  let extent = 0;
+  for (; old_addr < old_end; old_addr += extent, new_addr += extent) {
+    let next = (old_addr + PMD_SIZE) & PMD_MASK;
+    extent = next - old_addr;
+    if (extent > old_end - old_addr) extent = old_end - old_addr;
+    const old_pmd = get_old_pmd(cpu, old_addr);
+    if (old_pmd < 0) continue;
+    const new_pmd = alloc_new_pmd(cpu, new_addr);
+    next = (new_addr + PMD_SIZE) & PMD_MASK;
+    if (extent > next - new_addr) extent = next - new_addr;
+    if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+    if (move_ptes(cpu, vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd, new_addr, need_rmap_locks)) {
+      need_flush = true;
+    }
+  }
+  cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH);
+  if (need_flush) flush_tlb_range(cpu, old_end - len, old_addr);
+  return len + old_addr - old_end;
+}
+
+export const k5d1904204c99: Kernel = {
+  name: "5d1904204c99",
+  commit: "5d1904204c99596b50a700f092fe49d78edba400",
+  title: "mremap: fix race between mremap() and page cleanning",
+  summary:
+    "move_ptes() flushes before dropping the old PTL if any moved PTE was dirty (tested before ptep_get_and_clear); need_flush otherwise",
+  move_page_tables,
+};

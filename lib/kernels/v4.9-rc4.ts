@@ -1,0 +1,94 @@
+/**
+ * mm/mremap.c as of v4.9-rc4, before 5d1904204c99: move_ptes() moves the entries and drops
+ * the PTLs; the TLB flush for the old range comes once, at the end of move_page_tables().
+ * Between the two, another CPU can still write through a stale writable+dirty entry for the
+ * old address, and page_mkclean() can clean the page meanwhile: the write is lost.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
+import {
+  P_MOVE_PAGE_TABLES_BEFORE_FLUSH,
+  P_MOVE_PTES_LOCKED,
+  P_MOVE_PTES_UNLOCKED,
+} from "../machine/points.js";
+import { pte_lockptr, pte_mksoft_dirty, pte_none, pte_offset } from "../mmu/pgtable.js";
+import { flush_tlb_range } from "../mmu/shootdown.js";
+import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import type { Kernel } from "./kernel.js";
+
+/** move_ptes(): caller holds mmap_sem for write. */
+function move_ptes(
+  cpu: Cpu,
+  _vma: number,
+  old_pmd: number,
+  old_addr: number,
+  old_end: number,
+  _new_vma: number,
+  new_pmd: number,
+  new_addr: number,
+  need_rmap_locks: boolean,
+): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  if (need_rmap_locks) take_rmap_locks(cpu);
+  // We don't have to worry about the ordering of src and dst pte locks because exclusive
+  // mmap_sem prevents deadlock.
+  const old_ptl = pte_lockptr(L, old_pmd);
+  spin_lock(cpu, old_ptl);
+  const new_ptl = pte_lockptr(L, new_pmd);
+  if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  cpu.point(P_MOVE_PTES_LOCKED);
+  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
+    const old_pte = pte_offset(L, old_addr);
+    if (pte_none(Atomics.load(mem, old_pte))) continue;
+    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    // move_pte() is the identity on x86
+    pte = pte_mksoft_dirty(pte); // move_soft_dirty_pte()
+    Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
+  }
+  if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
+  spin_unlock(cpu, old_ptl); // pte_unmap_unlock(): the old PTE is gone, its TLB entries are not
+  cpu.point(P_MOVE_PTES_UNLOCKED);
+  if (need_rmap_locks) drop_rmap_locks(cpu);
+}
+
+function move_page_tables(
+  cpu: Cpu,
+  vma: number,
+  old_addr: number,
+  new_vma: number,
+  new_addr: number,
+  len: number,
+  need_rmap_locks: boolean,
+): number {
+  const old_end = old_addr + len;
+  let need_flush = false;
+  let extent = 0;
+  for (; old_addr < old_end; old_addr += extent, new_addr += extent) {
+    let next = (old_addr + PMD_SIZE) & PMD_MASK;
+    extent = next - old_addr;
+    if (extent > old_end - old_addr) extent = old_end - old_addr;
+    const old_pmd = get_old_pmd(cpu, old_addr);
+    if (old_pmd < 0) continue;
+    const new_pmd = alloc_new_pmd(cpu, new_addr);
+    next = (new_addr + PMD_SIZE) & PMD_MASK;
+    if (extent > next - new_addr) extent = next - new_addr;
+    if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+    move_ptes(cpu, vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd, new_addr, need_rmap_locks);
+    need_flush = true;
+  }
+  cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH);
+  if (need_flush) flush_tlb_range(cpu, old_end - len, old_addr);
+  return len + old_addr - old_end;
+}
+
+export const v4_9_rc4: Kernel = {
+  name: "v4.9-rc4",
+  commit: "v4.9-rc4",
+  title: "Linux 4.9-rc4, before 5d1904204c99",
+  summary:
+    "move_page_tables() flushes the old range once, after every extent has been moved and every PTL dropped (race with page_mkclean open)",
+  move_page_tables,
+};

@@ -1,0 +1,87 @@
+/**
+ * A modelled CPU: the one door through which kernel and user code reach the machine.
+ * Each worker thread owns one Cpu. It answers TLB-shootdown IPIs whenever it waits, at every
+ * named point and between user instructions, and it can be held at a named point for an
+ * injected delay (the model's msleep()).
+ */
+import {
+  CFG_DELAYS,
+  CPU_FLUSHES,
+  CPU_IPI_PENDING,
+  CPU_IPIS_SENT,
+  CPU_IPIS_SERVED,
+  CPU_POINT,
+  CPU_TLB_GEN,
+  NR_POINTS_MAX,
+  type Layout,
+} from "./layout.js";
+import { Waiter, WAIT_DELAY } from "../sync/waiter.js";
+import { service_flush_ipis } from "../mmu/shootdown.js";
+import { MmuGather } from "../mm/tlb_gather.js";
+import { KERNELS, type Kernel } from "../kernels/index.js";
+
+export class Cpu extends Waiter {
+  readonly L: Layout;
+  readonly tlbBase: number;
+  tlbGen = 1;
+  /** The signal the last user load raised (0: none). */
+  fault = 0;
+  flushes = 0;
+  ipisSent = 0;
+  ipisServed = 0;
+  /** Injected delay per named point, in milliseconds (0: none). */
+  readonly delayMs = new Float64Array(NR_POINTS_MAX);
+  /** The kernel variant this CPU runs (set per batch). */
+  kernel: Kernel = KERNELS[0] as Kernel;
+  /** The zap path's mmu_gather: kernel-stack state of this CPU. */
+  readonly tlb = new MmuGather();
+  /** Clock for delays; performance.now in a worker, replaceable in tests. */
+  now: () => number = () => performance.now();
+
+  constructor(mem: Int32Array, L: Layout, id: number) {
+    super(mem, L.percpu, L.nrCpus, id);
+    this.L = L;
+    this.tlbBase = L.tlbOf(id);
+    mem[this.self + CPU_TLB_GEN] = this.tlbGen;
+  }
+
+  override serviceIpis(): void {
+    service_flush_ipis(this);
+  }
+
+  /** Read the batch's injected delays (nanoseconds in the config block). */
+  loadDelays(): void {
+    const cfg = this.L.cfg + CFG_DELAYS;
+    for (let i = 0; i < NR_POINTS_MAX; i++) {
+      this.delayMs[i] = Atomics.load(this.mem, cfg + i) / 1e6;
+    }
+  }
+
+  /** A named point: answer IPIs, then hold here for the injected delay, if any. */
+  point(id: number): void {
+    const mem = this.mem;
+    mem[this.self + CPU_POINT] = id;
+    if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
+    const ms = this.delayMs[id] as number;
+    if (ms !== 0) this.delay(ms, id);
+  }
+
+  /** Busy-wait `ms`, answering IPIs, as a CPU in msleep() still takes interrupts. */
+  delay(ms: number, point: number): void {
+    const mem = this.mem;
+    this.waitBegin(WAIT_DELAY, point);
+    const until = this.now() + ms;
+    while (this.now() < until) {
+      if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
+    }
+    this.waitEnd();
+  }
+
+  /** Publish this CPU's counters (shootdowns, IPIs) for the harness. */
+  publishCounters(): void {
+    const mem = this.mem;
+    Atomics.store(mem, this.self + CPU_FLUSHES, this.flushes);
+    Atomics.store(mem, this.self + CPU_IPIS_SENT, this.ipisSent);
+    Atomics.store(mem, this.self + CPU_IPIS_SERVED, this.ipisServed);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Named points: places in the kernel paths where a race window can be widened
+ * (`--delay move_ptes:unlocked=100us`, the model's msleep()), and where the CPU answers IPIs.
+ * Kernel code passes the numeric id; the names are the CLI's.
+ */
+export const POINTS = [
+  "move_ptes:locked", // both PTLs taken, nothing moved yet
+  "move_ptes:before_clear", // dirty bit tested (5d1904204c99), entry not yet cleared
+  "move_ptes:unlocked", // move_ptes() has dropped the PTLs
+  "move_page_tables:before_flush", // all extents moved, final range flush not yet done
+  "move_vma:moved", // move_page_tables() returned, old range not yet unmapped
+  "page_mkclean:done", // clear_page_dirty_for_io(): PTEs cleaned, dirty flag not yet cleared
+  "writeback:before_io", // the page is clean and under writeback, frame not yet copied out
+  "zap_pte_range:unlocked", // zap_pte_range() dropped the PTL (flush may still be pending)
+  "fadvise:before_invalidate", // writeback done, invalidate_mapping_pages() not yet run
+] as const;
+
+export type PointName = (typeof POINTS)[number];
+
+export const P_MOVE_PTES_LOCKED = 0;
+export const P_MOVE_PTES_BEFORE_CLEAR = 1;
+export const P_MOVE_PTES_UNLOCKED = 2;
+export const P_MOVE_PAGE_TABLES_BEFORE_FLUSH = 3;
+export const P_MOVE_VMA_MOVED = 4;
+export const P_PAGE_MKCLEAN_DONE = 5;
+export const P_WRITEBACK_BEFORE_IO = 6;
+export const P_ZAP_PTE_RANGE_UNLOCKED = 7;
+export const P_FADVISE_BEFORE_INVALIDATE = 8;
+
+export function pointId(name: string): number {
+  return (POINTS as readonly string[]).indexOf(name);
+}

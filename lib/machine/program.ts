@@ -1,0 +1,80 @@
+/**
+ * The user side of a CPU: runs the scenario's instructions for this CPU from the program image.
+ * Each instruction is a system call or a user load/store; results land in the CPU's registers.
+ */
+import type { Cpu } from "./cpu.js";
+import { CPU_REGS, CPU_STEP } from "./layout.js";
+import { user_load, user_store } from "../mmu/access.js";
+import { fadvise_dontneed } from "../mm/fadvise.js";
+import { do_generic_file_read, file_pages } from "../mm/filemap.js";
+import { sys_mmap, sys_munmap } from "../mm/mmap.js";
+import { sys_mremap } from "../mm/mremap.js";
+import {
+  INSN_WORDS,
+  OP_FADVISE_DONTNEED,
+  OP_LOAD,
+  OP_MMAP,
+  OP_MREMAP,
+  OP_MUNMAP,
+  OP_PREAD,
+  OP_SIGNAL,
+  OP_STORE,
+  OP_WAIT,
+} from "../scenarios/image.js";
+import { WAIT_SIGNAL } from "../sync/waiter.js";
+
+export function run_program(cpu: Cpu, from: number, to: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  const code = L.program;
+  const regs = cpu.self + CPU_REGS;
+  for (let pc = from; pc < to; pc += INSN_WORDS) {
+    mem[cpu.self + CPU_STEP] = pc;
+    const at = code + pc;
+    const a = mem[at + 1] as number;
+    const b = mem[at + 2] as number;
+    const c = mem[at + 3] as number;
+    switch (mem[at]) {
+      case OP_MMAP:
+        sys_mmap(cpu, a, b, c);
+        break;
+      case OP_MUNMAP:
+        sys_munmap(cpu, a, b);
+        break;
+      case OP_MREMAP:
+        sys_mremap(cpu, a, b, c);
+        break;
+      case OP_STORE:
+        mem[regs + c] = user_store(cpu, a, b);
+        break;
+      case OP_LOAD: {
+        const v = user_load(cpu, a);
+        mem[regs + c] = cpu.fault !== 0 ? -cpu.fault : v;
+        break;
+      }
+      case OP_FADVISE_DONTNEED:
+        fadvise_dontneed(cpu, 0, file_pages(cpu));
+        break;
+      case OP_PREAD:
+        mem[regs + c] = do_generic_file_read(cpu, a, b);
+        break;
+      case OP_SIGNAL: {
+        const flag = L.signal(a);
+        Atomics.store(mem, flag, 1);
+        cpu.ringWaiters(flag);
+        break;
+      }
+      case OP_WAIT: {
+        const flag = L.signal(a);
+        if (Atomics.load(mem, flag) !== 0) break;
+        cpu.waitBegin(WAIT_SIGNAL, flag);
+        for (let s = 0; Atomics.load(mem, flag) === 0; ) s = cpu.relax(s);
+        cpu.waitEnd();
+        break;
+      }
+      default:
+        throw new Error(`bad instruction ${mem[at]} at ${pc}`);
+    }
+  }
+  mem[cpu.self + CPU_STEP] = -1;
+}

@@ -1,0 +1,136 @@
+/**
+ * The trial loop every CPU runs for a batch. Per trial:
+ *
+ *   CPU 0 resets the machine        | others wait      -- barrier --
+ *   every CPU flushes its TLB and runs its init steps   -- barrier (precise start) --
+ *   every CPU spins its start offset, then runs its body -- barrier --
+ *   CPU 0 runs the oracles and counts the outcome
+ *
+ * The start offsets differ per CPU and per trial (a hash of seed, trial and CPU) so that, over
+ * many trials, the racing steps of the CPUs slide across each other and sweep the window.
+ */
+import type { Cpu } from "./cpu.js";
+import {
+  CFG_DURATION_MS,
+  CFG_KERNEL,
+  CFG_OFFSET_MAX_NS,
+  CFG_SEED,
+  CFG_SPIN_LIMIT,
+  CFG_TRIALS,
+  CPU_HEARTBEAT,
+  CPU_IPI_PENDING,
+  CTRL_CONTINUE,
+  CTRL_STOP,
+  F64_BATCH_END_MS,
+  F64_BATCH_START_MS,
+  F64_FIRST_LOST_MS,
+  F64_SLOTS,
+  ST_FAULTS,
+  ST_FIRST_LOST_TRIAL,
+  ST_LOST,
+  ST_OUTCOMES,
+  ST_TRIALS,
+  ST_WORDS,
+} from "./layout.js";
+import { run_program } from "./program.js";
+import { machine_reset, machine_reset_full } from "./reset.js";
+import { KERNELS, type Kernel } from "../kernels/index.js";
+import { local_flush_tlb } from "../mmu/tlb.js";
+import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS } from "../scenarios/image.js";
+import { lost_writes, outcome_index, store_faulted } from "../scenarios/oracle.js";
+import { barrier_wait } from "../sync/barrier.js";
+import { DEFAULT_SPIN_LIMIT, WAIT_START_OFFSET } from "../sync/waiter.js";
+
+/** A well-mixed 32-bit hash of (seed, trial, cpu): the start offset's randomness. */
+export function offset_hash(seed: number, trial: number, cpu: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(trial, 0xc2b2ae35) ^ Math.imul(cpu + 1, 0x27d4eb2f);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Spin `spins` turns, answering IPIs: the start offset. */
+function spin_offset(cpu: Cpu, spins: number): void {
+  const mem = cpu.mem;
+  const pending = cpu.self + CPU_IPI_PENDING;
+  cpu.waitBegin(WAIT_START_OFFSET, -1);
+  for (let i = 0; i < spins; i++) {
+    if (Atomics.load(mem, pending) !== 0) cpu.serviceIpis();
+  }
+  cpu.waitEnd();
+}
+
+/** Run one batch of trials on this CPU. `spinsPerNs` calibrates the start offsets. */
+export function run_batch(cpu: Cpu, spinsPerNs: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  const cfg = L.cfg;
+  const leader = cpu.id === 0;
+  cpu.loadDelays();
+  cpu.kernel = KERNELS[Atomics.load(mem, cfg + CFG_KERNEL)] as Kernel;
+  cpu.spinLimit = Atomics.load(mem, cfg + CFG_SPIN_LIMIT) || DEFAULT_SPIN_LIMIT;
+  const trials = Atomics.load(mem, cfg + CFG_TRIALS);
+  const durationMs = Atomics.load(mem, cfg + CFG_DURATION_MS);
+  const seed = Atomics.load(mem, cfg + CFG_SEED);
+  const offsetMaxNs = Atomics.load(mem, cfg + CFG_OFFSET_MAX_NS);
+  const hasProgram = cpu.id < (mem[L.program + IMG_NCPUS] as number);
+  const t = L.program + IMG_CPU_TABLE + cpu.id * IMG_CPU_WORDS;
+  const initFrom = mem[t] as number;
+  const initTo = mem[t + 1] as number;
+  const bodyFrom = mem[t + 2] as number;
+  const bodyTo = mem[t + 3] as number;
+  const B = L.trialBarrier;
+  const ctrl = L.ctrl;
+  const st = L.stats;
+  const f64 = new Float64Array(mem.buffer, 0, F64_SLOTS);
+  let t0 = 0;
+  let firstLost = -1;
+
+  if (leader) {
+    mem.fill(0, st, st + ST_WORDS);
+    mem[st + ST_FIRST_LOST_TRIAL] = -1;
+    f64[F64_FIRST_LOST_MS] = -1;
+    machine_reset_full(cpu);
+    t0 = performance.now();
+    f64[F64_BATCH_START_MS] = performance.timeOrigin + t0;
+  }
+  for (let trial = 0; ; trial++) {
+    if (leader) {
+      let go = Atomics.load(mem, ctrl + CTRL_STOP) === 0 && (trials === 0 || trial < trials);
+      if (go && durationMs > 0 && (trial & 15) === 0 && performance.now() - t0 >= durationMs) go = false;
+      Atomics.store(mem, ctrl + CTRL_CONTINUE, go ? 1 : 0);
+      if (go && trial > 0) machine_reset(cpu);
+    }
+    barrier_wait(cpu, B);
+    if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
+    local_flush_tlb(cpu);
+    if (hasProgram) run_program(cpu, initFrom, initTo);
+    barrier_wait(cpu, B); // the precise start
+    if (offsetMaxNs > 0) {
+      spin_offset(cpu, Math.round((offset_hash(seed, trial, cpu.id) % (offsetMaxNs + 1)) * spinsPerNs));
+    }
+    if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
+    mem[cpu.self + CPU_HEARTBEAT] = trial + 1;
+    barrier_wait(cpu, B);
+    if (leader) {
+      const o = st + ST_OUTCOMES + outcome_index(mem, L);
+      mem[o] = (mem[o] as number) + 1;
+      const lost = lost_writes(mem, L);
+      if (lost !== 0) {
+        mem[st + ST_LOST] = (mem[st + ST_LOST] as number) + lost;
+        if (firstLost < 0) {
+          firstLost = trial;
+          mem[st + ST_FIRST_LOST_TRIAL] = trial;
+          f64[F64_FIRST_LOST_MS] = performance.now() - t0;
+        }
+      }
+      if (store_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
+      Atomics.store(mem, st + ST_TRIALS, trial + 1);
+    }
+  }
+  cpu.publishCounters();
+  if (leader) f64[F64_BATCH_END_MS] = performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,253 @@
+/**
+ * mm/memory.c as of v4.9 (the paths the catalog's races run through): page faults on the shared
+ * file mapping (handle_pte_fault, do_shared_fault, do_wp_page) and unmapping
+ * (zap_pte_range with the v3.15+ forced flush of dirty PTEs under the PTL).
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SIZE, PTRS_PER_PTE, VMA_PAGE_PROT } from "../machine/layout.js";
+import { P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import {
+  _PAGE_TABLE,
+  mk_pte,
+  pmd_none,
+  pmd_offset,
+  pte_dirty,
+  pte_lockptr,
+  pte_mkdirty,
+  pte_mkwrite,
+  pte_mkyoung,
+  pte_none,
+  pte_offset,
+  pte_pfn,
+  pte_present,
+  pte_write,
+} from "../mmu/pgtable.js";
+import { flush_tlb_page } from "../mmu/shootdown.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { filemap_fault } from "./filemap.js";
+import { linear_page_index, vma_field } from "./mmap.js";
+import { get_page, put_page } from "./page_alloc.js";
+import { lock_page, page_mapping, unlock_page } from "./page_flags.js";
+import { set_page_dirty } from "./page-writeback.js";
+import { page_add_file_rmap, page_remove_rmap } from "./rmap.js";
+import {
+  __tlb_remove_page,
+  type MmuGather,
+  tlb_flush_mmu_free,
+  tlb_flush_mmu_tlbonly,
+  tlb_remove_tlb_entry,
+} from "./tlb_gather.js";
+
+export const FAULT_FLAG_WRITE = 0x01;
+export const VM_FAULT_SIGBUS = 0x0002;
+export const VM_FAULT_WRITE = 0x0008;
+export const VM_FAULT_SIGSEGV = 0x0040;
+export const VM_FAULT_NOPAGE = 0x0100;
+export const VM_FAULT_LOCKED = 0x0200;
+export const VM_FAULT_ERROR = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+
+/**
+ * __pte_alloc(): populate an empty PMD with its PTE table under mm->page_table_lock. The
+ * model keeps one PTE table per PMD slot; populating clears it.
+ */
+export function __pte_alloc(cpu: Cpu, pmdp: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  spin_lock(cpu, L.pageTableLock);
+  if (pmd_none(Atomics.load(mem, pmdp))) {
+    // The table is unreachable until the PMD points at it: plain stores, then the atomic
+    // store of the PMD publishes them (smp_wmb() before pmd_populate() in the kernel).
+    const table = L.pte + (pmdp - L.pmd) * PTRS_PER_PTE;
+    mem.fill(0, table, table + PTRS_PER_PTE);
+    Atomics.store(mem, pmdp, _PAGE_TABLE); // pmd_populate()
+  }
+  spin_unlock(cpu, L.pageTableLock);
+}
+
+/* ---------------------------------------------------------------- unmapping */
+
+/**
+ * zap_pte_range() for addresses [addr, end) inside one PTE table, as in v3.15+ (after
+ * 1cf35d47712d): a dirty file PTE forces the TLB flush *before the PTL is dropped*, so that
+ * page_mkclean(), which needs the PTL, cannot clean the page while another CPU still writes
+ * through a stale entry. Pages are freed only after the flush.
+ */
+export function zap_pte_range(cpu: Cpu, tlb: MmuGather, pmdp: number, addr: number, end: number): number {
+  const mem = cpu.mem;
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  let force_flush = false;
+  for (;;) {
+    // again:
+    spin_lock(cpu, ptl);
+    for (; addr !== end; addr += PAGE_SIZE) {
+      const ptep = pte_offset(cpu.L, addr);
+      let ptent = Atomics.load(mem, ptep);
+      if (pte_none(ptent)) continue;
+      if (!pte_present(ptent)) continue; // swap entries: not for file pages
+      const page = pte_pfn(ptent);
+      ptent = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
+      tlb_remove_tlb_entry(tlb, addr);
+      if (pte_dirty(ptent)) {
+        force_flush = true;
+        set_page_dirty(cpu, page);
+      }
+      page_remove_rmap(cpu, page);
+      if (__tlb_remove_page(tlb, page)) {
+        force_flush = true;
+        addr += PAGE_SIZE;
+        break;
+      }
+    }
+    // Do the actual TLB flush before dropping ptl
+    if (force_flush) tlb_flush_mmu_tlbonly(cpu, tlb);
+    spin_unlock(cpu, ptl);
+    cpu.point(P_ZAP_PTE_RANGE_UNLOCKED);
+    // If we forced a TLB flush, free the batched memory too; restart if not done.
+    if (!force_flush) break;
+    force_flush = false;
+    tlb_flush_mmu_free(cpu, tlb);
+    if (addr === end) break;
+  }
+  return addr;
+}
+
+/** unmap_vmas() -> unmap_page_range() -> zap_pmd_range(), for one VMA's [start, end). */
+export function unmap_vmas(cpu: Cpu, tlb: MmuGather, _vma: number, start: number, end: number): void {
+  for (let addr = start; addr < end; ) {
+    const next = Math.min(((addr >>> 21) + 1) << 21, end); // pmd_addr_end()
+    const pmdp = pmd_offset(cpu.L, addr);
+    if (!pmd_none(Atomics.load(cpu.mem, pmdp))) zap_pte_range(cpu, tlb, pmdp, addr, next);
+    addr = next;
+  }
+}
+
+/* ---------------------------------------------------------------- faults */
+
+/** do_page_mkwrite() with filemap_page_mkwrite(): returns with the page locked and dirty. */
+function do_page_mkwrite(cpu: Cpu, page: number): number {
+  lock_page(cpu, page);
+  if (page_mapping(cpu, page) === 0) {
+    unlock_page(cpu, page); // truncated meanwhile: retry the fault
+    return VM_FAULT_NOPAGE;
+  }
+  set_page_dirty(cpu, page);
+  return VM_FAULT_LOCKED;
+}
+
+/** alloc_set_pte(): map `page` at addr under the PTL if the PTE is still empty. */
+function alloc_set_pte(cpu: Cpu, vma: number, addr: number, page: number, write: boolean): number {
+  const mem = cpu.mem;
+  const pmdp = pmd_offset(cpu.L, addr);
+  if (pmd_none(Atomics.load(mem, pmdp))) __pte_alloc(cpu, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  const ptep = pte_offset(cpu.L, addr);
+  spin_lock(cpu, ptl);
+  if (!pte_none(Atomics.load(mem, ptep))) {
+    spin_unlock(cpu, ptl);
+    return VM_FAULT_NOPAGE; // someone else mapped it first
+  }
+  let entry = mk_pte(page, vma_field(cpu, vma, VMA_PAGE_PROT));
+  if (write) entry = pte_mkwrite(pte_mkdirty(entry)); // maybe_mkwrite(pte_mkdirty(entry))
+  page_add_file_rmap(cpu, page);
+  Atomics.store(mem, ptep, entry); // set_pte_at()
+  spin_unlock(cpu, ptl);
+  return 0;
+}
+
+/** do_read_fault(): map the page read-only (write-notify), first write goes to do_wp_page. */
+function do_read_fault(cpu: Cpu, vma: number, addr: number): number {
+  const page = filemap_fault(cpu, linear_page_index(cpu, vma, addr));
+  if (page < 0) return -page;
+  const ret = alloc_set_pte(cpu, vma, addr, page, false);
+  unlock_page(cpu, page);
+  if (ret !== 0) put_page(cpu, page); // else the PTE keeps the fault's reference
+  return ret;
+}
+
+/** do_shared_fault(): a write fault on an empty PTE of a shared file mapping. */
+function do_shared_fault(cpu: Cpu, vma: number, addr: number): number {
+  const page = filemap_fault(cpu, linear_page_index(cpu, vma, addr));
+  if (page < 0) return -page;
+  // ->page_mkwrite exists: the backing fs wants to know the page becomes writable.
+  unlock_page(cpu, page);
+  const tmp = do_page_mkwrite(cpu, page);
+  if ((tmp & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) {
+    put_page(cpu, page);
+    return tmp;
+  }
+  const ret = alloc_set_pte(cpu, vma, addr, page, true);
+  if (ret !== 0) {
+    unlock_page(cpu, page);
+    put_page(cpu, page);
+    return ret;
+  }
+  set_page_dirty(cpu, page);
+  unlock_page(cpu, page);
+  return ret;
+}
+
+/**
+ * do_wp_page() -> wp_page_shared() -> wp_page_reuse(): a write to a write-protected PTE of a
+ * shared file mapping. Called with the PTL held; drops it for ->page_mkwrite, re-takes it and
+ * re-checks the PTE, then makes it writable and dirty. This is how a *recorded* write
+ * re-dirties a page that writeback cleaned.
+ */
+function do_wp_page(cpu: Cpu, ptep: number, ptl: number, orig_pte: number): number {
+  const mem = cpu.mem;
+  const page = pte_pfn(orig_pte); // vm_normal_page()
+  get_page(cpu, page);
+  spin_unlock(cpu, ptl);
+  const tmp = do_page_mkwrite(cpu, page);
+  if ((tmp & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) {
+    put_page(cpu, page);
+    return tmp;
+  }
+  spin_lock(cpu, ptl);
+  if (Atomics.load(mem, ptep) !== orig_pte) {
+    // Someone changed the PTE meanwhile; the MMU will tell us if it still needs a fault.
+    unlock_page(cpu, page);
+    spin_unlock(cpu, ptl);
+    put_page(cpu, page);
+    return 0;
+  }
+  // wp_page_reuse():
+  const entry = pte_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)));
+  Atomics.store(mem, ptep, entry); // ptep_set_access_flags()
+  spin_unlock(cpu, ptl);
+  set_page_dirty(cpu, page);
+  unlock_page(cpu, page);
+  put_page(cpu, page);
+  return VM_FAULT_WRITE;
+}
+
+/** handle_mm_fault() -> handle_pte_fault(). Caller holds mmap_sem for read. */
+export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: number): number {
+  const mem = cpu.mem;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  const pmdp = pmd_offset(cpu.L, addr);
+  const ptep = pte_offset(cpu.L, addr);
+  const orig_pte = pmd_none(Atomics.load(mem, pmdp)) ? 0 : Atomics.load(mem, ptep);
+  if (pte_none(orig_pte)) {
+    // do_fault(): the mapping is shared, so writes go to do_shared_fault()
+    return write ? do_shared_fault(cpu, vma, addr) : do_read_fault(cpu, vma, addr);
+  }
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  spin_lock(cpu, ptl);
+  if (Atomics.load(mem, ptep) !== orig_pte) {
+    spin_unlock(cpu, ptl);
+    return 0; // pte_same() failed: retry the access
+  }
+  let entry = orig_pte;
+  if (write) {
+    if (!pte_write(entry)) return do_wp_page(cpu, ptep, ptl, orig_pte);
+    entry = pte_mkdirty(entry);
+  }
+  entry = pte_mkyoung(entry);
+  if (entry !== orig_pte) {
+    Atomics.store(mem, ptep, entry); // ptep_set_access_flags()
+  } else if (write) {
+    flush_tlb_page(cpu, addr); // flush_tlb_fix_spurious_fault()
+  }
+  spin_unlock(cpu, ptl);
+  return 0;
+}

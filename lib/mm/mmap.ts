@@ -1,0 +1,179 @@
+/**
+ * VMAs of the one mm and the file's i_mmap (mm/mmap.c, reduced). The mm's VMAs are slots of
+ * L.vmas, guarded by mmap_sem; the file's i_mmap is an ordered list of slots, guarded by
+ * i_mmap_rwsem, that rmap walkers (page_mkclean) read without mmap_sem.
+ *
+ * i_mmap order is the interval tree's: by vm_pgoff, and a VMA inserted with a pgoff equal to an
+ * existing one goes to its right (interval_tree_generic.h: "start < ITSTART(parent) ? left :
+ * right"). So during mremap() an rmap walk visits the old VMA before the new one.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import {
+  MAX_VMAS,
+  PAGE_SHIFT,
+  VMA_END,
+  VMA_FLAGS,
+  VMA_PAGE_PROT,
+  VMA_PGOFF,
+  VMA_START,
+} from "../machine/layout.js";
+import { PAGE_SHARED_WRNOTIFY } from "../mmu/pgtable.js";
+import { down_write, up_write } from "../sync/rwsem.js";
+import { tlb_finish_mmu, tlb_gather_mmu } from "./tlb_gather.js";
+import { unmap_vmas } from "./memory.js";
+
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_SHARED = 0x8;
+export const VM_MAYWRITE = 0x20;
+/** Model-only: the slot is allocated but detached from the mm (do_munmap in progress). */
+export const VM_DETACHED = 0x40000000;
+
+export const vma_field = (cpu: Cpu, vma: number, field: number): number =>
+  Atomics.load(cpu.mem, cpu.L.vma(vma) + field);
+
+/** find_vma(): the first linked VMA with vm_end > addr, or -1. Caller holds mmap_sem. */
+export function find_vma(cpu: Cpu, addr: number): number {
+  let best = -1;
+  let bestStart = 0;
+  for (let v = 0; v < MAX_VMAS; v++) {
+    const flags = vma_field(cpu, v, VMA_FLAGS);
+    if (flags === 0 || (flags & VM_DETACHED) !== 0) continue;
+    if (vma_field(cpu, v, VMA_END) <= addr) continue;
+    const start = vma_field(cpu, v, VMA_START);
+    if (best < 0 || start < bestStart) {
+      best = v;
+      bestStart = start;
+    }
+  }
+  return best;
+}
+
+function vm_area_alloc(cpu: Cpu): number {
+  for (let v = 0; v < MAX_VMAS; v++) {
+    if (Atomics.compareExchange(cpu.mem, cpu.L.vma(v) + VMA_FLAGS, 0, VM_DETACHED) === 0) return v;
+  }
+  throw new Error(`out of VMA slots (${MAX_VMAS})`);
+}
+
+function vm_area_free(cpu: Cpu, vma: number): void {
+  Atomics.store(cpu.mem, cpu.L.vma(vma) + VMA_FLAGS, 0);
+}
+
+/** __vma_link_file(): insert into i_mmap, right of any VMA with the same pgoff. */
+function __vma_link_file(cpu: Cpu, vma: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  down_write(cpu, L.iMmapRwsem); // i_mmap_lock_write()
+  const n = Atomics.load(mem, L.iMmap);
+  const pgoff = vma_field(cpu, vma, VMA_PGOFF);
+  let at = n;
+  for (let i = 0; i < n; i++) {
+    if (pgoff < vma_field(cpu, Atomics.load(mem, L.iMmap + 1 + i), VMA_PGOFF)) {
+      at = i;
+      break;
+    }
+  }
+  for (let i = n; i > at; i--) Atomics.store(mem, L.iMmap + 1 + i, Atomics.load(mem, L.iMmap + i));
+  Atomics.store(mem, L.iMmap + 1 + at, vma);
+  Atomics.store(mem, L.iMmap, n + 1);
+  up_write(cpu, L.iMmapRwsem);
+}
+
+/** unlink_file_vma(): remove from i_mmap. */
+export function unlink_file_vma(cpu: Cpu, vma: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  down_write(cpu, L.iMmapRwsem);
+  const n = Atomics.load(mem, L.iMmap);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const v = Atomics.load(mem, L.iMmap + 1 + i);
+    if (v !== vma) Atomics.store(mem, L.iMmap + 1 + j++, v);
+  }
+  Atomics.store(mem, L.iMmap, j);
+  up_write(cpu, L.iMmapRwsem);
+}
+
+/** vma_link(): make the VMA visible to find_vma() and to rmap walkers. */
+function vma_link(cpu: Cpu, vma: number, start: number, end: number, pgoff: number): void {
+  const mem = cpu.mem;
+  const at = cpu.L.vma(vma);
+  Atomics.store(mem, at + VMA_START, start);
+  Atomics.store(mem, at + VMA_END, end);
+  Atomics.store(mem, at + VMA_PGOFF, pgoff);
+  Atomics.store(mem, at + VMA_PAGE_PROT, PAGE_SHARED_WRNOTIFY);
+  Atomics.store(mem, at + VMA_FLAGS, VM_READ | VM_WRITE | VM_SHARED | VM_MAYWRITE);
+  __vma_link_file(cpu, vma);
+}
+
+/**
+ * mmap(addr, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, fd, pgoff << PAGE_SHIFT) of the
+ * shared file. Returns addr.
+ */
+export function sys_mmap(cpu: Cpu, addr: number, len: number, pgoff: number): number {
+  const L = cpu.L;
+  down_write(cpu, L.mmapSem);
+  do_munmap(cpu, addr, len); // MAP_FIXED replaces whatever was there
+  vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, pgoff);
+  up_write(cpu, L.mmapSem);
+  return addr;
+}
+
+/**
+ * copy_vma() for a move to an empty range: a new VMA at new_addr, linked into the mm and into
+ * i_mmap (to the right of the old one). A brand-new VMA needs no rmap locks in move_ptes():
+ * *need_rmap_locks = false.
+ */
+export function copy_vma(cpu: Cpu, new_addr: number, len: number, pgoff: number): number {
+  const vma = vm_area_alloc(cpu);
+  vma_link(cpu, vma, new_addr, new_addr + len, pgoff);
+  return vma;
+}
+
+/** unmap_region(): zap the PTEs, unlink from i_mmap (free_pgtables), flush and free. */
+function unmap_region(cpu: Cpu, vma: number, start: number, end: number): void {
+  const tlb = cpu.tlb;
+  tlb_gather_mmu(tlb, start, end);
+  unmap_vmas(cpu, tlb, vma, start, end);
+  // free_pgtables(): unlink_file_vma(); the model keeps PTE tables allocated.
+  unlink_file_vma(cpu, vma);
+  tlb_finish_mmu(cpu, tlb);
+}
+
+/**
+ * do_munmap(): caller holds mmap_sem for write. Unmaps whole VMAs inside [start, start+len);
+ * splitting a VMA is not modelled (scenarios unmap whole mappings).
+ */
+export function do_munmap(cpu: Cpu, start: number, len: number): number {
+  const end = start + len;
+  for (;;) {
+    const vma = find_vma(cpu, start);
+    if (vma < 0 || vma_field(cpu, vma, VMA_START) >= end) return 0;
+    const vstart = vma_field(cpu, vma, VMA_START);
+    const vend = vma_field(cpu, vma, VMA_END);
+    if (vstart < start || vend > end) {
+      throw new Error(
+        `munmap of part of a VMA is not modelled: [${hex(start)}, ${hex(end)}) vs [${hex(vstart)}, ${hex(vend)})`,
+      );
+    }
+    // detach_vmas_to_be_unmapped(): find_vma() no longer sees it.
+    Atomics.or(cpu.mem, cpu.L.vma(vma) + VMA_FLAGS, VM_DETACHED);
+    unmap_region(cpu, vma, vstart, vend);
+    vm_area_free(cpu, vma); // remove_vma_list()
+  }
+}
+
+export function sys_munmap(cpu: Cpu, addr: number, len: number): number {
+  down_write(cpu, cpu.L.mmapSem);
+  const ret = do_munmap(cpu, addr, len);
+  up_write(cpu, cpu.L.mmapSem);
+  return ret;
+}
+
+/** linear_page_index(): the file index mapped at addr in vma. */
+export function linear_page_index(cpu: Cpu, vma: number, addr: number): number {
+  return ((addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT) + vma_field(cpu, vma, VMA_PGOFF);
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -1,0 +1,63 @@
+/**
+ * mm/mremap.c, the parts that are the same in every modelled version: the mremap() syscall,
+ * move_vma() and the PMD helpers. move_page_tables() and move_ptes(), which changed from one
+ * fix to the next, live in lib/kernels/ as one file per version.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SHIFT, PAGE_SIZE, VMA_PGOFF, VMA_START } from "../machine/layout.js";
+import { P_MOVE_VMA_MOVED } from "../machine/points.js";
+import { pmd_none, pmd_offset } from "../mmu/pgtable.js";
+import { down_write, up_write } from "../sync/rwsem.js";
+import { __pte_alloc } from "./memory.js";
+import { copy_vma, do_munmap, find_vma, vma_field } from "./mmap.js";
+
+/** Move at most this much per move_ptes() call, so the PTLs are not held too long. */
+export const LATENCY_LIMIT = 64 * PAGE_SIZE;
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+export const EINVAL = 22;
+export const EFAULT = 14;
+export const ENOMEM = 12;
+
+/** get_old_pmd(): the PMD entry for addr, or -1 if there is no PTE table (pmd_none). */
+export function get_old_pmd(cpu: Cpu, addr: number): number {
+  const pmdp = pmd_offset(cpu.L, addr);
+  return pmd_none(Atomics.load(cpu.mem, pmdp)) ? -1 : pmdp;
+}
+
+/** alloc_new_pmd() + pte_alloc(): the PMD entry for addr, with a PTE table under it. */
+export function alloc_new_pmd(cpu: Cpu, addr: number): number {
+  const pmdp = pmd_offset(cpu.L, addr);
+  if (pmd_none(Atomics.load(cpu.mem, pmdp))) __pte_alloc(cpu, pmdp);
+  return pmdp;
+}
+
+/** move_vma(): copy the VMA, move its page tables, unmap the old range. mmap_sem held (write). */
+function move_vma(cpu: Cpu, vma: number, old_addr: number, old_len: number, new_addr: number): number {
+  const new_pgoff = vma_field(cpu, vma, VMA_PGOFF) + ((old_addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT);
+  const new_vma = copy_vma(cpu, new_addr, old_len, new_pgoff);
+  const need_rmap_locks = false; // copy_vma() made a new VMA, not a merge
+  const moved_len = cpu.kernel.move_page_tables(cpu, vma, old_addr, new_vma, new_addr, old_len, need_rmap_locks);
+  cpu.point(P_MOVE_VMA_MOVED);
+  if (moved_len < old_len) throw new Error("move_page_tables() moved less than asked: not modelled");
+  do_munmap(cpu, old_addr, old_len);
+  return new_addr;
+}
+
+/**
+ * mremap(addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr): the only form the scenarios
+ * use. Returns new_addr or -errno.
+ */
+export function sys_mremap(cpu: Cpu, addr: number, len: number, new_addr: number): number {
+  const L = cpu.L;
+  if ((addr & (PAGE_SIZE - 1)) !== 0 || (new_addr & (PAGE_SIZE - 1)) !== 0 || len <= 0) return -EINVAL;
+  down_write(cpu, L.mmapSem);
+  let ret: number;
+  // mremap_to(): unmap the destination, then move.
+  do_munmap(cpu, new_addr, len);
+  const vma = find_vma(cpu, addr); // vma_to_resize()
+  if (vma < 0 || vma_field(cpu, vma, VMA_START) > addr) ret = -EFAULT;
+  else ret = move_vma(cpu, vma, addr, len, new_addr);
+  up_write(cpu, L.mmapSem);
+  return ret;
+}

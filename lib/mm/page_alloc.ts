@@ -1,0 +1,85 @@
+/**
+ * The page allocator (mm/page_alloc.c, reduced): a free stack of frames under zone->lock, and
+ * struct page reference counting (get_page/put_page). pfn 0 is never handed out, so a zero
+ * word can mean "no page" everywhere.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import {
+  NR_FRAMES,
+  PAGE_FLAGS,
+  PAGE_INDEX,
+  PAGE_LOCK,
+  PAGE_MAPCOUNT,
+  PAGE_MAPPING,
+  PAGE_REFCOUNT,
+} from "../machine/layout.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+
+export class OutOfMemoryError extends Error {}
+
+/** alloc_page(): a fresh page with one reference, unlocked, clean, unmapped. */
+export function alloc_page(cpu: Cpu): number {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  spin_lock(cpu, L.zoneLock); // zone->lock guards freeTop, highWater and the free stack
+  let pfn: number;
+  const top = mem[L.freeTop] as number;
+  if (top > 0) {
+    pfn = mem[L.freeStack + top - 1] as number;
+    mem[L.freeTop] = top - 1;
+  } else {
+    pfn = mem[L.highWater] as number;
+    if (pfn >= NR_FRAMES) {
+      spin_unlock(cpu, L.zoneLock);
+      throw new OutOfMemoryError(`out of page frames (${NR_FRAMES})`);
+    }
+    mem[L.highWater] = pfn + 1;
+  }
+  spin_unlock(cpu, L.zoneLock);
+  const page = L.page(pfn);
+  Atomics.store(mem, page + PAGE_FLAGS, 0);
+  Atomics.store(mem, page + PAGE_LOCK, 0);
+  Atomics.store(mem, page + PAGE_MAPCOUNT, 0);
+  Atomics.store(mem, page + PAGE_MAPPING, 0);
+  Atomics.store(mem, page + PAGE_INDEX, 0);
+  Atomics.store(mem, page + PAGE_REFCOUNT, 1);
+  return pfn;
+}
+
+/** __free_pages(): back on the free stack. */
+export function free_page(cpu: Cpu, pfn: number): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  spin_lock(cpu, L.zoneLock);
+  const top = mem[L.freeTop] as number;
+  mem[L.freeStack + top] = pfn;
+  mem[L.freeTop] = top + 1;
+  spin_unlock(cpu, L.zoneLock);
+}
+
+export function get_page(cpu: Cpu, pfn: number): void {
+  Atomics.add(cpu.mem, cpu.L.page(pfn) + PAGE_REFCOUNT, 1);
+}
+
+/** get_page_unless_zero(): a speculative reference that fails on a page being freed. */
+export function get_page_unless_zero(cpu: Cpu, pfn: number): boolean {
+  const mem = cpu.mem;
+  const ref = cpu.L.page(pfn) + PAGE_REFCOUNT;
+  for (let c = Atomics.load(mem, ref); c !== 0; c = Atomics.load(mem, ref)) {
+    if (Atomics.compareExchange(mem, ref, c, c + 1) === c) return true;
+  }
+  return false;
+}
+
+export function put_page(cpu: Cpu, pfn: number): void {
+  if (Atomics.sub(cpu.mem, cpu.L.page(pfn) + PAGE_REFCOUNT, 1) === 1) free_page(cpu, pfn);
+}
+
+/** page_ref_freeze(): take the count from `count` to 0 if nobody else holds a reference. */
+export function page_ref_freeze(cpu: Cpu, pfn: number, count: number): boolean {
+  return Atomics.compareExchange(cpu.mem, cpu.L.page(pfn) + PAGE_REFCOUNT, count, 0) === count;
+}
+
+export function page_ref_unfreeze(cpu: Cpu, pfn: number, count: number): void {
+  Atomics.store(cpu.mem, cpu.L.page(pfn) + PAGE_REFCOUNT, count);
+}

@@ -1,0 +1,106 @@
+/**
+ * Reverse mapping for the shared file (mm/rmap.c as of v4.9): page_mkclean() walks every
+ * shared VMA of i_mmap that covers the page and cleans and write-protects its PTE. It can
+ * only find the PTE where the page tables say the page is: after move_ptes() moved X to Y, a
+ * stale TLB entry for X on another CPU is invisible to it.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_INDEX, PAGE_MAPCOUNT, PAGE_SHIFT, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_START } from "../machine/layout.js";
+import { P_PAGE_MKCLEAN_DONE } from "../machine/points.js";
+import {
+  _PAGE_PRESENT,
+  pmd_offset,
+  pte_dirty,
+  pte_lockptr,
+  pte_mkclean,
+  pte_offset,
+  pte_pfn,
+  pte_present,
+  pte_wrprotect,
+  pte_write,
+} from "../mmu/pgtable.js";
+import { flush_tlb_page } from "../mmu/shootdown.js";
+import { down_read, up_read } from "../sync/rwsem.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { VM_SHARED, vma_field } from "./mmap.js";
+import { page_mapped } from "./page_flags.js";
+
+/** page_add_file_rmap(): caller holds the PTL of the PTE being set. */
+export function page_add_file_rmap(cpu: Cpu, pfn: number): void {
+  Atomics.add(cpu.mem, cpu.L.page(pfn) + PAGE_MAPCOUNT, 1);
+}
+
+/** page_remove_rmap(): caller holds the PTL of the PTE being cleared. */
+export function page_remove_rmap(cpu: Cpu, pfn: number): void {
+  Atomics.sub(cpu.mem, cpu.L.page(pfn) + PAGE_MAPCOUNT, 1);
+}
+
+/** ptep_clear_flush(): clear the PTE and, if it was accessible, shoot down that address. */
+export function ptep_clear_flush(cpu: Cpu, addr: number, ptep: number): number {
+  const pte = Atomics.exchange(cpu.mem, ptep, 0);
+  if ((pte & _PAGE_PRESENT) !== 0) flush_tlb_page(cpu, addr);
+  return pte;
+}
+
+/**
+ * page_check_address(..., sync = 1): if the PTE for addr maps pfn, return it with its PTL held,
+ * else -1. Takes the PTL even when the PTE looks empty: that is what makes page_mkclean() wait
+ * for a move_ptes() that holds the old PTL.
+ */
+export function page_check_address(cpu: Cpu, pfn: number, addr: number): number {
+  const mem = cpu.mem;
+  const pmdp = pmd_offset(cpu.L, addr);
+  if ((Atomics.load(mem, pmdp) & _PAGE_PRESENT) === 0) return -1; // mm_find_pmd()
+  const ptep = pte_offset(cpu.L, addr);
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  spin_lock(cpu, ptl);
+  const pte = Atomics.load(mem, ptep);
+  if (pte_present(pte) && pte_pfn(pte) === pfn) return ptep;
+  spin_unlock(cpu, ptl);
+  return -1;
+}
+
+/** page_mkclean_one(): returns 1 if it cleaned a PTE. */
+function page_mkclean_one(cpu: Cpu, pfn: number, addr: number): number {
+  const ptep = page_check_address(cpu, pfn, addr);
+  if (ptep < 0) return 0;
+  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
+  let ret = 0;
+  const pte = Atomics.load(cpu.mem, ptep);
+  if (pte_dirty(pte) || pte_write(pte)) {
+    let entry = ptep_clear_flush(cpu, addr, ptep);
+    entry = pte_wrprotect(entry);
+    entry = pte_mkclean(entry);
+    Atomics.store(cpu.mem, ptep, entry); // set_pte_at()
+    ret = 1;
+  }
+  spin_unlock(cpu, ptl);
+  return ret;
+}
+
+/**
+ * page_mkclean(): page locked by the caller. rmap_walk_file() under i_mmap_rwsem (read), over
+ * the VMAs of i_mmap that cover the page's index, in tree order; !VM_SHARED VMAs are skipped
+ * (invalid_mkclean_vma). Returns how many PTEs were cleaned.
+ */
+export function page_mkclean(cpu: Cpu, pfn: number): number {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  if (!page_mapped(cpu, pfn)) return 0;
+  const index = Atomics.load(mem, L.page(pfn) + PAGE_INDEX);
+  let cleaned = 0;
+  down_read(cpu, L.iMmapRwsem); // i_mmap_lock_read()
+  const n = Atomics.load(mem, L.iMmap);
+  for (let i = 0; i < n; i++) {
+    const vma = Atomics.load(mem, L.iMmap + 1 + i);
+    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
+    const start = vma_field(cpu, vma, VMA_START);
+    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
+    if (index < pgoff || index >= pgoff + pages) continue; // vma_interval_tree_foreach()
+    if ((vma_field(cpu, vma, VMA_FLAGS) & VM_SHARED) === 0) continue;
+    cleaned += page_mkclean_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT));
+  }
+  up_read(cpu, L.iMmapRwsem);
+  cpu.point(P_PAGE_MKCLEAN_DONE);
+  return cleaned;
+}

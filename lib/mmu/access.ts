@@ -1,0 +1,56 @@
+/**
+ * User-mode loads and stores: what the CPU does for one instruction. They go through the TLB;
+ * a store through a cached writable+dirty entry touches no page table at all, which is the
+ * whole race: nothing records that write. A store through a writable but clean entry makes the
+ * walker set D in the PTE first. Anything else walks, and a walk that fails raises #PF, which
+ * also drops this CPU's entry for the address (as x86 does on a page fault).
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { CPU_IPI_PENDING, FRAME_WORDS, PAGE_SHIFT } from "../machine/layout.js";
+import { __do_page_fault } from "../mm/fault.js";
+import { FAULT_FLAG_WRITE } from "../mm/memory.js";
+import { __flush_tlb_single, TLB_DIRTY, TLB_WRITE, tlb_lookup } from "./tlb.js";
+import { walk } from "./walker.js";
+
+const word = (addr: number): number => (addr >>> 2) & (FRAME_WORDS - 1);
+
+/** A store of `value` at user address addr. Returns 0, or the signal the store raised. */
+export function user_store(cpu: Cpu, addr: number, value: number): number {
+  const mem = cpu.mem;
+  const vpn = addr >>> PAGE_SHIFT;
+  for (;;) {
+    if (Atomics.load(mem, cpu.self + CPU_IPI_PENDING) !== 0) cpu.serviceIpis(); // IRQs on
+    let e = tlb_lookup(cpu, vpn);
+    if (e === 0 || (e & TLB_WRITE) === 0) {
+      e = e === 0 ? walk(cpu, addr, true) : 0; // a read-only entry faults without a walk
+    } else if ((e & TLB_DIRTY) === 0) {
+      e = walk(cpu, addr, true); // set D in the PTE (locked RMW), then cache D = 1
+    }
+    if (e !== 0) {
+      Atomics.store(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr), value);
+      return 0;
+    }
+    __flush_tlb_single(cpu, addr);
+    const sig = __do_page_fault(cpu, addr, FAULT_FLAG_WRITE);
+    if (sig !== 0) return sig;
+  }
+}
+
+/** A load from user address addr. Returns the value; a fault sets cpu.fault to the signal. */
+export function user_load(cpu: Cpu, addr: number): number {
+  const mem = cpu.mem;
+  const vpn = addr >>> PAGE_SHIFT;
+  cpu.fault = 0;
+  for (;;) {
+    if (Atomics.load(mem, cpu.self + CPU_IPI_PENDING) !== 0) cpu.serviceIpis();
+    let e = tlb_lookup(cpu, vpn);
+    if (e === 0) e = walk(cpu, addr, false);
+    if (e !== 0) return Atomics.load(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr));
+    __flush_tlb_single(cpu, addr);
+    const sig = __do_page_fault(cpu, addr, 0);
+    if (sig !== 0) {
+      cpu.fault = sig;
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * x86 page-table entry encoding (arch/x86/include/asm/pgtable_types.h) and the accessors the
+ * kernel uses on it. An entry is one 32-bit word: flags in the low 12 bits, the pfn above.
+ */
+import { PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, type Layout } from "../machine/layout.js";
+
+export const _PAGE_PRESENT = 0x001;
+export const _PAGE_RW = 0x002;
+export const _PAGE_USER = 0x004;
+export const _PAGE_ACCESSED = 0x020;
+export const _PAGE_DIRTY = 0x040;
+export const _PAGE_PSE = 0x080; // a huge PMD
+export const _PAGE_SOFT_DIRTY = 0x800;
+export const PTE_FLAGS_MASK = 0xfff;
+export const PTE_PFN_MASK = ~PTE_FLAGS_MASK;
+
+/** A PMD entry that points at its PTE table (tables are statically one per PMD slot). */
+export const _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+
+/** vm_page_prot of a shared file mapping whose fs has ->page_mkwrite: write-notify, so RO. */
+export const PAGE_SHARED_WRNOTIFY = _PAGE_PRESENT | _PAGE_USER;
+
+export const pte_none = (pte: number): boolean => pte === 0;
+export const pte_present = (pte: number): boolean => (pte & _PAGE_PRESENT) !== 0;
+export const pte_dirty = (pte: number): boolean => (pte & _PAGE_DIRTY) !== 0;
+export const pte_write = (pte: number): boolean => (pte & _PAGE_RW) !== 0;
+export const pte_young = (pte: number): boolean => (pte & _PAGE_ACCESSED) !== 0;
+export const pte_pfn = (pte: number): number => pte >>> PAGE_SHIFT;
+export const pte_wrprotect = (pte: number): number => pte & ~_PAGE_RW;
+export const pte_mkclean = (pte: number): number => pte & ~_PAGE_DIRTY;
+export const pte_mkdirty = (pte: number): number => pte | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+export const pte_mkwrite = (pte: number): number => pte | _PAGE_RW;
+export const pte_mkyoung = (pte: number): number => pte | _PAGE_ACCESSED;
+export const pte_mksoft_dirty = (pte: number): number => pte | _PAGE_SOFT_DIRTY;
+export const mk_pte = (pfn: number, prot: number): number => (pfn << PAGE_SHIFT) | prot;
+
+export const pmd_none = (pmd: number): boolean => pmd === 0;
+export const pmd_present = (pmd: number): boolean => (pmd & _PAGE_PRESENT) !== 0;
+export const pmd_trans_huge = (pmd: number): boolean => (pmd & _PAGE_PSE) !== 0;
+
+export const pmd_index = (addr: number): number => addr >>> PMD_SHIFT;
+export const pte_index = (addr: number): number => (addr >>> PAGE_SHIFT) & (PTRS_PER_PTE - 1);
+
+/** Word offset of the PMD entry covering addr (pmd_offset). */
+export const pmd_offset = (L: Layout, addr: number): number => L.pmd + pmd_index(addr);
+
+/** Word offset of the PTE for addr (pte_offset_map). Only meaningful if the PMD is a table. */
+export const pte_offset = (L: Layout, addr: number): number =>
+  L.pte + pmd_index(addr) * PTRS_PER_PTE + pte_index(addr);
+
+/** The split page-table lock of the PTE table under the PMD entry at `pmdp` (pte_lockptr). */
+export const pte_lockptr = (L: Layout, pmdp: number): number => L.ptlOf(pmdp - L.pmd);

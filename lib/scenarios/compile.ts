@@ -1,0 +1,245 @@
+/**
+ * Turn a scenario (data) and its parameters into the program image the CPUs run. Every error
+ * names the place in the scenario ("programs[0].body[3].page") and what was expected.
+ */
+import {
+  MAX_CPUS,
+  NR_OUTCOMES,
+  NR_REGS,
+  NR_SIGNALS,
+  PAGE_SIZE,
+  PMD_SIZE,
+  PROGRAM_WORDS,
+  TASK_SIZE,
+} from "../machine/layout.js";
+import {
+  FIELD_RESULT,
+  FIELD_VALUE,
+  IMG_CHECK_WORDS,
+  IMG_CHECKS,
+  IMG_CODE,
+  IMG_CPU_TABLE,
+  IMG_CPU_WORDS,
+  IMG_FIELD_WORDS,
+  IMG_FIELDS,
+  IMG_FILE_PAGES,
+  IMG_NCHECKS,
+  IMG_NCPUS,
+  IMG_NFIELDS,
+  IMG_NOUTCOMES,
+  INSN_WORDS,
+  MAX_CHECK_STORES,
+  MAX_CHECKS,
+  MAX_FIELD_VALUES,
+  MAX_FIELDS,
+  OP_FADVISE_DONTNEED,
+  OP_LOAD,
+  OP_MMAP,
+  OP_MREMAP,
+  OP_MUNMAP,
+  OP_PREAD,
+  OP_SIGNAL,
+  OP_STORE,
+  OP_WAIT,
+} from "./image.js";
+import type { Arg, OutcomeField, Region, ScenarioSpec, Step } from "./types.js";
+
+export class ScenarioError extends Error {}
+
+export interface Compiled {
+  image: Int32Array;
+  params: Record<string, number>;
+  /** Label of every outcome index, e.g. "write2=ok readback=1". */
+  outcomeLabels: string[];
+  /** Whether each outcome index is one the scenario forbids. */
+  forbidden: boolean[];
+  regions: Record<Region, number>;
+}
+
+export const RESULT_LABELS = ["ok", "SIGSEGV", "SIGBUS"];
+
+/** Resolve parameters: defaults, then overrides; check ranges. */
+export function resolveParams(spec: ScenarioSpec, given: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of Object.keys(given)) {
+    if (!(name in spec.params)) {
+      throw new ScenarioError(
+        `scenario ${spec.name} has no parameter "${name}" (it has: ${Object.keys(spec.params).join(", ")})`,
+      );
+    }
+  }
+  for (const [name, p] of Object.entries(spec.params)) out[name] = given[name] ?? p.default;
+  for (const [name, p] of Object.entries(spec.params)) {
+    const v = out[name] as number;
+    const max = typeof p.max === "number" ? p.max : (out[p.max.slice(1)] as number) - 1;
+    if (!Number.isInteger(v) || v < p.min || v > max) {
+      throw new ScenarioError(`${name} must be an integer from ${p.min} to ${max}, got ${v}`);
+    }
+  }
+  return out;
+}
+
+/** Where the regions lie: X at 2 MiB, Y one empty PMD above the end of X (different PTE tables). */
+export function regionsFor(pages: number): Record<Region, number> {
+  const X = PMD_SIZE;
+  const span = Math.ceil((pages * PAGE_SIZE) / PMD_SIZE) * PMD_SIZE;
+  return { X, Y: X + span + PMD_SIZE };
+}
+
+export function compile(spec: ScenarioSpec, given: Record<string, number>): Compiled {
+  const params = resolveParams(spec, given);
+  const pages = params.pages ?? 1;
+  const regions = regionsFor(pages);
+  if (regions.Y + pages * PAGE_SIZE > TASK_SIZE) throw new ScenarioError(`pages=${pages} does not fit the address space`);
+  if (spec.programs.length > MAX_CPUS) throw new ScenarioError(`programs: at most ${MAX_CPUS} CPUs`);
+  const img = new Int32Array(PROGRAM_WORDS);
+  img[IMG_NCPUS] = spec.programs.length;
+  img[IMG_FILE_PAGES] = pages;
+
+  const arg = (a: Arg, where: string): number => {
+    if (typeof a === "number") return a;
+    const v = params[a.slice(1)];
+    if (!a.startsWith("$") || v === undefined) throw new ScenarioError(`${where}: unknown parameter ${a}`);
+    return v;
+  };
+  const regs = spec.programs.map(() => new Map<string, number>());
+  const reg = (cpu: number, name: string, where: string, define: boolean): number => {
+    const m = regs[cpu] as Map<string, number>;
+    let r = m.get(name);
+    if (r === undefined) {
+      if (!define) throw new ScenarioError(`${where}: CPU ${cpu} has no register "${name}"`);
+      if (m.size >= NR_REGS) throw new ScenarioError(`${where}: more than ${NR_REGS} registers`);
+      r = m.size;
+      m.set(name, r);
+    }
+    return r;
+  };
+  const flags = new Map<string, number>();
+  const flag = (name: string, where: string): number => {
+    let f = flags.get(name);
+    if (f === undefined) {
+      if (flags.size >= NR_SIGNALS) throw new ScenarioError(`${where}: more than ${NR_SIGNALS} flags`);
+      f = flags.size;
+      flags.set(name, f);
+    }
+    return f;
+  };
+  const addr = (at: Region, page: number, where: string): number => {
+    const base = regions[at];
+    if (base === undefined) throw new ScenarioError(`${where}: unknown region ${String(at)} (X or Y)`);
+    if (page < 0 || page >= pages) throw new ScenarioError(`${where}: page ${page} outside the ${pages}-page region`);
+    return base + page * PAGE_SIZE;
+  };
+
+  let pc = IMG_CODE;
+  const emit = (op: number, a = 0, b = 0, c = 0): void => {
+    if (pc + INSN_WORDS > PROGRAM_WORDS) throw new ScenarioError("program too long");
+    img.set([op, a, b, c, 0, 0], pc);
+    pc += INSN_WORDS;
+  };
+  const emitStep = (cpu: number, s: Step, where: string): void => {
+    switch (s.op) {
+      case "mmap":
+        return emit(OP_MMAP, addr(s.at, 0, where), arg(s.pages, where) * PAGE_SIZE, 0);
+      case "munmap":
+        return emit(OP_MUNMAP, addr(s.at, 0, where), arg(s.pages, where) * PAGE_SIZE);
+      case "mremap":
+        return emit(OP_MREMAP, addr(s.from, 0, where), arg(s.pages, where) * PAGE_SIZE, addr(s.to, 0, where));
+      case "store":
+        return emit(OP_STORE, addr(s.at, arg(s.page, where), where), arg(s.value, where), reg(cpu, s.result, where, true));
+      case "load":
+        return emit(OP_LOAD, addr(s.at, arg(s.page, where), where), 0, reg(cpu, s.into, where, true));
+      case "fadvise":
+        return emit(OP_FADVISE_DONTNEED);
+      case "pread": {
+        const p = arg(s.page, where);
+        if (p < 0 || p >= pages) throw new ScenarioError(`${where}: page ${p} outside the ${pages}-page file`);
+        return emit(OP_PREAD, p, 0, reg(cpu, s.into, where, true));
+      }
+      case "signal":
+        return emit(OP_SIGNAL, flag(s.flag, where));
+      case "wait":
+        return emit(OP_WAIT, flag(s.flag, where));
+      default:
+        throw new ScenarioError(`${where}.op: unknown op ${JSON.stringify((s as { op: unknown }).op)}`);
+    }
+  };
+  spec.programs.forEach((p, cpu) => {
+    const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
+    img[t] = pc;
+    p.init.forEach((s, i) => emitStep(cpu, s, `programs[${cpu}].init[${i}]`));
+    img[t + 1] = pc;
+    img[t + 2] = pc;
+    p.body.forEach((s, i) => emitStep(cpu, s, `programs[${cpu}].body[${i}]`));
+    img[t + 3] = pc;
+  });
+
+  // Outcome fields, mixed-radix encoded into one index.
+  if (spec.outcome.length > MAX_FIELDS) throw new ScenarioError(`outcome: at most ${MAX_FIELDS} fields`);
+  const domains = spec.outcome.map((f) => domainOf(f));
+  let stride = 1;
+  spec.outcome.forEach((f, i) => {
+    const where = `outcome[${i}]`;
+    const at = IMG_FIELDS + i * IMG_FIELD_WORDS;
+    if (f.cpu < 0 || f.cpu >= spec.programs.length) throw new ScenarioError(`${where}.cpu: no CPU ${f.cpu}`);
+    img[at] = f.cpu;
+    img[at + 1] = reg(f.cpu, f.reg, where, false);
+    img[at + 2] = f.kind === "result" ? FIELD_RESULT : FIELD_VALUE;
+    img[at + 3] = stride;
+    if (f.kind === "value") {
+      if (f.values.length > MAX_FIELD_VALUES) throw new ScenarioError(`${where}.values: at most ${MAX_FIELD_VALUES}`);
+      img[at + 4] = f.values.length;
+      img.set(f.values, at + 5);
+    }
+    stride *= (domains[i] as string[]).length;
+  });
+  if (stride > NR_OUTCOMES) throw new ScenarioError(`outcome: ${stride} combinations, at most ${NR_OUTCOMES}`);
+  img[IMG_NFIELDS] = spec.outcome.length;
+  img[IMG_NOUTCOMES] = stride;
+
+  const outcomeLabels: string[] = [];
+  const forbidden: boolean[] = [];
+  for (let idx = 0; idx < stride; idx++) {
+    const labels = decode(idx, domains);
+    outcomeLabels.push(spec.outcome.map((f, i) => `${f.name}=${labels[i]}`).join(" "));
+    forbidden.push(
+      spec.forbidden.some((fb) => spec.outcome.every((f, i) => !(f.name in fb) || String(fb[f.name]) === labels[i])),
+    );
+  }
+
+  if (spec.lostWrite.length > MAX_CHECKS) throw new ScenarioError(`lostWrite: at most ${MAX_CHECKS} checks`);
+  spec.lostWrite.forEach((c, i) => {
+    const where = `lostWrite[${i}]`;
+    const at = IMG_CHECKS + i * IMG_CHECK_WORDS;
+    if (c.stores.length > MAX_CHECK_STORES) throw new ScenarioError(`${where}.stores: at most ${MAX_CHECK_STORES}`);
+    img[at] = c.cpu;
+    img[at + 1] = reg(c.cpu, c.readback, where, false);
+    img[at + 2] = c.stores.length;
+    c.stores.forEach((name, j) => {
+      img[at + 3 + 2 * j] = reg(c.cpu, name, where, false);
+      img[at + 4 + 2 * j] = storedValue(spec, c.cpu, name, arg);
+    });
+  });
+  img[IMG_NCHECKS] = spec.lostWrite.length;
+
+  return { image: img, params, outcomeLabels, forbidden, regions };
+}
+
+function domainOf(f: OutcomeField): string[] {
+  return f.kind === "result" ? RESULT_LABELS : [...f.values.map(String), "other"];
+}
+
+function decode(idx: number, domains: string[][]): string[] {
+  return domains.map((d) => {
+    const v = d[idx % d.length] as string;
+    idx = Math.floor(idx / d.length);
+    return v;
+  });
+}
+
+function storedValue(spec: ScenarioSpec, cpu: number, result: string, arg: (a: Arg, w: string) => number): number {
+  const p = spec.programs[cpu];
+  const s = [...(p?.init ?? []), ...(p?.body ?? [])].find((x) => x.op === "store" && x.result === result);
+  if (s === undefined || s.op !== "store") throw new ScenarioError(`lostWrite: no store with result "${result}" on CPU ${cpu}`);
+  return arg(s.value, `lostWrite store ${result}`);
+}

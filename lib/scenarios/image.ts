@@ -1,0 +1,38 @@
+/**
+ * The compiled form of a scenario, as the CPUs read it from the PROGRAM region of the machine
+ * buffer: a header, a per-CPU table of [init, body) code ranges, the outcome fields, the
+ * lost-write checks, then fixed-width instructions.
+ */
+export const IMG_NCPUS = 0; // CPUs that run a program
+export const IMG_FILE_PAGES = 1;
+export const IMG_NFIELDS = 2;
+export const IMG_NCHECKS = 3;
+export const IMG_NOUTCOMES = 4;
+export const IMG_CPU_TABLE = 8; // per CPU: initStart, initEnd, bodyStart, bodyEnd
+export const IMG_CPU_WORDS = 4;
+export const IMG_FIELDS = IMG_CPU_TABLE + 32 * IMG_CPU_WORDS;
+export const IMG_FIELD_WORDS = 16; // cpu, reg, kind, stride, nvalues, values...
+export const MAX_FIELDS = 8;
+export const MAX_FIELD_VALUES = IMG_FIELD_WORDS - 5;
+export const IMG_CHECKS = IMG_FIELDS + MAX_FIELDS * IMG_FIELD_WORDS;
+export const IMG_CHECK_WORDS = 16; // cpu, readback reg, nstores, (reg, value)...
+export const MAX_CHECKS = 4;
+export const MAX_CHECK_STORES = (IMG_CHECK_WORDS - 3) >> 1;
+export const IMG_CODE = IMG_CHECKS + MAX_CHECKS * IMG_CHECK_WORDS;
+
+export const FIELD_RESULT = 0;
+export const FIELD_VALUE = 1;
+
+export const INSN_WORDS = 6; // op, a, b, c, d, e
+export const OP_MMAP = 1; // a: addr, b: len (bytes), c: pgoff
+export const OP_MUNMAP = 2; // a: addr, b: len
+export const OP_MREMAP = 3; // a: from, b: len, c: to
+export const OP_STORE = 4; // a: addr, b: value, c: reg
+export const OP_LOAD = 5; // a: addr, c: reg
+export const OP_FADVISE_DONTNEED = 6;
+export const OP_PREAD = 7; // a: file page, b: word, c: reg
+export const OP_SIGNAL = 8; // a: flag number
+export const OP_WAIT = 9; // a: flag number
+
+/** Register contents before the step that sets it has run. */
+export const REG_UNSET = -0x80000000;
