@@ -6,7 +6,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import {
-  CFG_DELAYS,
   CFG_DURATION_MS,
   CFG_KERNEL,
   CFG_NR_CPUS,
@@ -28,6 +27,7 @@ import {
   CTRL_STOP,
   F64_BATCH_END_MS,
   F64_BATCH_START_MS,
+  F64_DELAYS_MS,
   F64_FIRST_LOST_MS,
   F64_SLOTS,
   Layout,
@@ -73,6 +73,8 @@ export interface CpuState {
   cpu: number;
   waiting: string;
   step: number;
+  /** Filled in by whoever knows the program: "thread 1 body[1] store". */
+  stepName?: string;
   point: string;
   trials: number;
 }
@@ -141,7 +143,8 @@ export class Machine {
     );
     for (const w of m.workers) {
       w.on("error", (err) => {
-        for (const h of m.handlers) h({ type: "error", cpu: -1, message: err.message, stack: err.stack ?? "" });
+        for (const h of m.handlers)
+          h({ type: "error", cpu: -1, message: err.message, stack: err.stack ?? "" });
       });
     }
     return m;
@@ -172,7 +175,11 @@ export class Machine {
   }
 
   /** Run one batch; resolves with its statistics, rejects on a CPU failure or the watchdog. */
-  run(cfg: BatchConfig, watchdogMs: number, onProgress?: (trials: number) => void): Promise<BatchStats> {
+  run(
+    cfg: BatchConfig,
+    watchdogMs: number,
+    onProgress?: (trials: number) => void,
+  ): Promise<BatchStats> {
     const { mem, L } = this;
     if (this.closed) return Promise.reject(new Error("machine is closed"));
     Atomics.store(mem, L.cfg + CFG_KERNEL, cfg.kernel);
@@ -181,7 +188,9 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_SEED, cfg.seed | 0);
     Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.offsetMaxNs);
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
-    for (let p = 0; p < NR_POINTS_MAX; p++) Atomics.store(mem, L.cfg + CFG_DELAYS + p, cfg.delaysNs.get(p) ?? 0);
+    const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
+    for (let p = 0; p < NR_POINTS_MAX; p++)
+      f64[F64_DELAYS_MS + p] = (cfg.delaysNs.get(p) ?? 0) / 1e6;
     Atomics.store(mem, L.ctrl + CTRL_STOP, 0);
     Atomics.store(mem, L.ctrl + CTRL_CMD, CMD_RUN);
 
@@ -196,16 +205,19 @@ export class Machine {
         if (err !== null) reject(err);
         else resolve(this.stats(parks));
       };
-      const timer = setInterval(() => {
-        const progress = this.progress();
-        onProgress?.(Atomics.load(mem, L.stats + ST_TRIALS));
-        if (progress !== lastProgress) {
-          lastProgress = progress;
-          lastChange = Date.now();
-        } else if (Date.now() - lastChange >= watchdogMs) {
-          finish(new WatchdogError(watchdogMs, this.cpuStates()));
-        }
-      }, Math.min(250, Math.max(10, watchdogMs / 4)));
+      const timer = setInterval(
+        () => {
+          const progress = this.progress();
+          onProgress?.(Atomics.load(mem, L.stats + ST_TRIALS));
+          if (progress !== lastProgress) {
+            lastProgress = progress;
+            lastChange = Date.now();
+          } else if (Date.now() - lastChange >= watchdogMs) {
+            finish(new WatchdogError(watchdogMs, this.cpuStates()));
+          }
+        },
+        Math.min(250, Math.max(10, watchdogMs / 4)),
+      );
       this.handlers.push((msg) => {
         if (msg.type === "done") {
           parks += msg.parks;
@@ -242,7 +254,9 @@ export class Machine {
       trials: Atomics.load(mem, L.stats + ST_TRIALS),
       lostWrites: Atomics.load(mem, L.stats + ST_LOST),
       faults: Atomics.load(mem, L.stats + ST_FAULTS),
-      outcomes: Array.from(mem.subarray(L.stats + ST_OUTCOMES, L.stats + ST_OUTCOMES + NR_OUTCOMES)),
+      outcomes: Array.from(
+        mem.subarray(L.stats + ST_OUTCOMES, L.stats + ST_OUTCOMES + NR_OUTCOMES),
+      ),
       firstLostTrial: firstLostTrial < 0 ? null : firstLostTrial,
       firstLostMs: firstLostTrial < 0 ? null : (f64[F64_FIRST_LOST_MS] as number),
       elapsedMs: (f64[F64_BATCH_END_MS] as number) - (f64[F64_BATCH_START_MS] as number),

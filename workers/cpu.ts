@@ -55,7 +55,8 @@ port.postMessage({ type: "ready", cpu: id, spinsPerNs } satisfies CpuMessage);
 let seq = 0;
 for (;;) {
   cpu.waitBegin(WAIT_IDLE, L.ctrl + CTRL_CMD_SEQ);
-  while (Atomics.load(mem, L.ctrl + CTRL_CMD_SEQ) === seq) Atomics.wait(mem, L.ctrl + CTRL_CMD_SEQ, seq, 1000);
+  while (Atomics.load(mem, L.ctrl + CTRL_CMD_SEQ) === seq)
+    Atomics.wait(mem, L.ctrl + CTRL_CMD_SEQ, seq, 1000);
   cpu.waitEnd();
   seq = Atomics.load(mem, L.ctrl + CTRL_CMD_SEQ);
   if (Atomics.load(mem, L.ctrl + CTRL_CMD) === CMD_EXIT) break;
@@ -66,7 +67,12 @@ for (;;) {
     const err = e instanceof Error ? e : new Error(String(e));
     Atomics.store(mem, cpu.self + CPU_ERROR, 1);
     Atomics.store(mem, L.ctrl + CTRL_STOP, 1);
-    port.postMessage({ type: "error", cpu: id, message: err.message, stack: err.stack ?? "" } satisfies CpuMessage);
+    port.postMessage({
+      type: "error",
+      cpu: id,
+      message: err.message,
+      stack: err.stack ?? "",
+    } satisfies CpuMessage);
     break;
   }
 }

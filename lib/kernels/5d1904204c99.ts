@@ -17,7 +17,14 @@ import {
   P_MOVE_PTES_LOCKED,
   P_MOVE_PTES_UNLOCKED,
 } from "../machine/points.js";
-import { pte_dirty, pte_lockptr, pte_mksoft_dirty, pte_none, pte_offset, pte_present } from "../mmu/pgtable.js";
+import {
+  pte_dirty,
+  pte_lockptr,
+  pte_mksoft_dirty,
+  pte_none,
+  pte_offset,
+  pte_present,
+} from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
 import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
@@ -93,7 +100,19 @@ function move_page_tables(
     next = (new_addr + PMD_SIZE) & PMD_MASK;
     if (extent > next - new_addr) extent = next - new_addr;
     if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
-    if (move_ptes(cpu, vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd, new_addr, need_rmap_locks)) {
+    if (
+      move_ptes(
+        cpu,
+        vma,
+        old_pmd,
+        old_addr,
+        old_addr + extent,
+        new_vma,
+        new_pmd,
+        new_addr,
+        need_rmap_locks,
+      )
+    ) {
       need_flush = true;
     }
   }

@@ -76,7 +76,17 @@ function move_page_tables(
     next = (new_addr + PMD_SIZE) & PMD_MASK;
     if (extent > next - new_addr) extent = next - new_addr;
     if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
-    move_ptes(cpu, vma, old_pmd, old_addr, old_addr + extent, new_vma, new_pmd, new_addr, need_rmap_locks);
+    move_ptes(
+      cpu,
+      vma,
+      old_pmd,
+      old_addr,
+      old_addr + extent,
+      new_vma,
+      new_pmd,
+      new_addr,
+      need_rmap_locks,
+    );
     need_flush = true;
   }
   cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH);

@@ -5,7 +5,8 @@
  * injected delay (the model's msleep()).
  */
 import {
-  CFG_DELAYS,
+  F64_DELAYS_MS,
+  F64_SLOTS,
   CPU_FLUSHES,
   CPU_IPI_PENDING,
   CPU_IPIS_SENT,
@@ -49,12 +50,10 @@ export class Cpu extends Waiter {
     service_flush_ipis(this);
   }
 
-  /** Read the batch's injected delays (nanoseconds in the config block). */
+  /** Read the batch's injected delays (milliseconds, Float64 slots of the buffer). */
   loadDelays(): void {
-    const cfg = this.L.cfg + CFG_DELAYS;
-    for (let i = 0; i < NR_POINTS_MAX; i++) {
-      this.delayMs[i] = Atomics.load(this.mem, cfg + i) / 1e6;
-    }
+    const f64 = new Float64Array(this.mem.buffer, 0, F64_SLOTS);
+    for (let i = 0; i < NR_POINTS_MAX; i++) this.delayMs[i] = f64[F64_DELAYS_MS + i] as number;
   }
 
   /** A named point: answer IPIs, then hold here for the injected delay, if any. */

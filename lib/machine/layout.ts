@@ -89,9 +89,8 @@ export const CFG_OFFSET_MAX_NS = 4;
 export const CFG_NR_CPUS = 5;
 export const CFG_SPIN_LIMIT = 6;
 export const CFG_FILE_PAGES = 7; // i_size of the shared file, in pages
-export const CFG_DELAYS = 8; // NR_POINTS_MAX words, nanoseconds
+export const CFG_WORDS = 8;
 export const NR_POINTS_MAX = 24;
-export const CFG_WORDS = CFG_DELAYS + NR_POINTS_MAX;
 
 /** Statistics of the current batch, kept by CPU 0. */
 export const ST_TRIALS = 0;
@@ -105,7 +104,8 @@ export const ST_WORDS = ST_OUTCOMES + NR_OUTCOMES;
 export const F64_BATCH_START_MS = 0;
 export const F64_FIRST_LOST_MS = 1;
 export const F64_BATCH_END_MS = 2;
-export const F64_SLOTS = 8;
+export const F64_DELAYS_MS = 8; // NR_POINTS_MAX slots: injected delay per named point
+export const F64_SLOTS = F64_DELAYS_MS + NR_POINTS_MAX;
 
 /** Lock and word sizes. */
 export const SPINLOCK_WORDS = 2; // ticket lock: next, owner

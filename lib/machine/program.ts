@@ -68,7 +68,7 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
         const flag = L.signal(a);
         if (Atomics.load(mem, flag) !== 0) break;
         cpu.waitBegin(WAIT_SIGNAL, flag);
-        for (let s = 0; Atomics.load(mem, flag) === 0; ) s = cpu.relax(s);
+        for (let s = 0; Atomics.load(mem, flag) === 0;) s = cpu.relax(s);
         cpu.waitEnd();
         break;
       }

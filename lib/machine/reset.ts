@@ -55,5 +55,6 @@ export function machine_reset(cpu: Cpu): void {
   const nprog = mem[L.program + IMG_NCPUS] as number;
   // switch_mm(): every CPU that runs a thread of the process is in mm_cpumask.
   Atomics.store(mem, L.mmCpumask, nprog >= 32 ? -1 : (1 << nprog) - 1);
-  for (let c = 0; c < L.nrCpus; c++) mem.fill(REG_UNSET, L.cpu(c) + CPU_REGS, L.cpu(c) + CPU_REGS + NR_REGS);
+  for (let c = 0; c < L.nrCpus; c++)
+    mem.fill(REG_UNSET, L.cpu(c) + CPU_REGS, L.cpu(c) + CPU_REGS + NR_REGS);
 }

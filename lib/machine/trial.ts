@@ -43,7 +43,10 @@ import { DEFAULT_SPIN_LIMIT, WAIT_START_OFFSET } from "../sync/waiter.js";
 
 /** A well-mixed 32-bit hash of (seed, trial, cpu): the start offset's randomness. */
 export function offset_hash(seed: number, trial: number, cpu: number): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(trial, 0xc2b2ae35) ^ Math.imul(cpu + 1, 0x27d4eb2f);
+  let h =
+    Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^
+    Math.imul(trial, 0xc2b2ae35) ^
+    Math.imul(cpu + 1, 0x27d4eb2f);
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
@@ -100,7 +103,8 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   for (let trial = 0; ; trial++) {
     if (leader) {
       let go = Atomics.load(mem, ctrl + CTRL_STOP) === 0 && (trials === 0 || trial < trials);
-      if (go && durationMs > 0 && (trial & 15) === 0 && performance.now() - t0 >= durationMs) go = false;
+      if (go && durationMs > 0 && (trial & 15) === 0 && performance.now() - t0 >= durationMs)
+        go = false;
       Atomics.store(mem, ctrl + CTRL_CONTINUE, go ? 1 : 0);
       if (go && trial > 0) machine_reset(cpu);
     }
@@ -110,7 +114,10 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     if (hasProgram) run_program(cpu, initFrom, initTo);
     barrier_wait(cpu, B); // the precise start
     if (offsetMaxNs > 0) {
-      spin_offset(cpu, Math.round((offset_hash(seed, trial, cpu.id) % (offsetMaxNs + 1)) * spinsPerNs));
+      spin_offset(
+        cpu,
+        Math.round((offset_hash(seed, trial, cpu.id) % (offsetMaxNs + 1)) * spinsPerNs),
+      );
     }
     if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
     mem[cpu.self + CPU_HEARTBEAT] = trial + 1;

@@ -72,7 +72,13 @@ export function __pte_alloc(cpu: Cpu, pmdp: number): void {
  * page_mkclean(), which needs the PTL, cannot clean the page while another CPU still writes
  * through a stale entry. Pages are freed only after the flush.
  */
-export function zap_pte_range(cpu: Cpu, tlb: MmuGather, pmdp: number, addr: number, end: number): number {
+export function zap_pte_range(
+  cpu: Cpu,
+  tlb: MmuGather,
+  pmdp: number,
+  addr: number,
+  end: number,
+): number {
   const mem = cpu.mem;
   const ptl = pte_lockptr(cpu.L, pmdp);
   let force_flush = false;
@@ -112,8 +118,14 @@ export function zap_pte_range(cpu: Cpu, tlb: MmuGather, pmdp: number, addr: numb
 }
 
 /** unmap_vmas() -> unmap_page_range() -> zap_pmd_range(), for one VMA's [start, end). */
-export function unmap_vmas(cpu: Cpu, tlb: MmuGather, _vma: number, start: number, end: number): void {
-  for (let addr = start; addr < end; ) {
+export function unmap_vmas(
+  cpu: Cpu,
+  tlb: MmuGather,
+  _vma: number,
+  start: number,
+  end: number,
+): void {
+  for (let addr = start; addr < end;) {
     const next = Math.min(((addr >>> 21) + 1) << 21, end); // pmd_addr_end()
     const pmdp = pmd_offset(cpu.L, addr);
     if (!pmd_none(Atomics.load(cpu.mem, pmdp))) zap_pte_range(cpu, tlb, pmdp, addr, next);

@@ -33,13 +33,29 @@ export function alloc_new_pmd(cpu: Cpu, addr: number): number {
 }
 
 /** move_vma(): copy the VMA, move its page tables, unmap the old range. mmap_sem held (write). */
-function move_vma(cpu: Cpu, vma: number, old_addr: number, old_len: number, new_addr: number): number {
-  const new_pgoff = vma_field(cpu, vma, VMA_PGOFF) + ((old_addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT);
+function move_vma(
+  cpu: Cpu,
+  vma: number,
+  old_addr: number,
+  old_len: number,
+  new_addr: number,
+): number {
+  const new_pgoff =
+    vma_field(cpu, vma, VMA_PGOFF) + ((old_addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT);
   const new_vma = copy_vma(cpu, new_addr, old_len, new_pgoff);
   const need_rmap_locks = false; // copy_vma() made a new VMA, not a merge
-  const moved_len = cpu.kernel.move_page_tables(cpu, vma, old_addr, new_vma, new_addr, old_len, need_rmap_locks);
+  const moved_len = cpu.kernel.move_page_tables(
+    cpu,
+    vma,
+    old_addr,
+    new_vma,
+    new_addr,
+    old_len,
+    need_rmap_locks,
+  );
   cpu.point(P_MOVE_VMA_MOVED);
-  if (moved_len < old_len) throw new Error("move_page_tables() moved less than asked: not modelled");
+  if (moved_len < old_len)
+    throw new Error("move_page_tables() moved less than asked: not modelled");
   do_munmap(cpu, old_addr, old_len);
   return new_addr;
 }
@@ -50,7 +66,8 @@ function move_vma(cpu: Cpu, vma: number, old_addr: number, old_len: number, new_
  */
 export function sys_mremap(cpu: Cpu, addr: number, len: number, new_addr: number): number {
   const L = cpu.L;
-  if ((addr & (PAGE_SIZE - 1)) !== 0 || (new_addr & (PAGE_SIZE - 1)) !== 0 || len <= 0) return -EINVAL;
+  if ((addr & (PAGE_SIZE - 1)) !== 0 || (new_addr & (PAGE_SIZE - 1)) !== 0 || len <= 0)
+    return -EINVAL;
   down_write(cpu, L.mmapSem);
   let ret: number;
   // mremap_to(): unmap the destination, then move.

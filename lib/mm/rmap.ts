@@ -5,7 +5,15 @@
  * stale TLB entry for X on another CPU is invisible to it.
  */
 import type { Cpu } from "../machine/cpu.js";
-import { PAGE_INDEX, PAGE_MAPCOUNT, PAGE_SHIFT, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_START } from "../machine/layout.js";
+import {
+  PAGE_INDEX,
+  PAGE_MAPCOUNT,
+  PAGE_SHIFT,
+  VMA_END,
+  VMA_FLAGS,
+  VMA_PGOFF,
+  VMA_START,
+} from "../machine/layout.js";
 import { P_PAGE_MKCLEAN_DONE } from "../machine/points.js";
 import {
   _PAGE_PRESENT,

@@ -60,7 +60,7 @@ export function flush_tlb_others(cpu: Cpu, mask: number, start: number, end: num
   Atomics.store(mem, self + CPU_FLUSH_START, start);
   Atomics.store(mem, self + CPU_FLUSH_END, end);
   Atomics.store(mem, self + CPU_FLUSH_ACKS, popcount(targets));
-  for (let m = targets; m !== 0; ) {
+  for (let m = targets; m !== 0;) {
     const bit = m & -m;
     m ^= bit;
     const t = 31 - Math.clz32(bit);
@@ -70,7 +70,7 @@ export function flush_tlb_others(cpu: Cpu, mask: number, start: number, end: num
   }
   if (Atomics.load(mem, self + CPU_FLUSH_ACKS) === 0) return;
   cpu.waitBegin(WAIT_TLB_ACK, self + CPU_FLUSH_ACKS);
-  for (let s = 0; Atomics.load(mem, self + CPU_FLUSH_ACKS) !== 0; ) s = cpu.relax(s);
+  for (let s = 0; Atomics.load(mem, self + CPU_FLUSH_ACKS) !== 0;) s = cpu.relax(s);
   cpu.waitEnd();
 }
 
@@ -85,7 +85,10 @@ export function flush_tlb_mm_range(cpu: Cpu, start: number, end: number): void {
   cpu.flushes++;
   let base_pages_to_flush = TLB_FLUSH_ALL;
   if (end !== TLB_FLUSH_ALL) base_pages_to_flush = (end - start) >>> PAGE_SHIFT;
-  if (base_pages_to_flush === TLB_FLUSH_ALL || base_pages_to_flush > tlb_single_page_flush_ceiling) {
+  if (
+    base_pages_to_flush === TLB_FLUSH_ALL ||
+    base_pages_to_flush > tlb_single_page_flush_ceiling
+  ) {
     base_pages_to_flush = TLB_FLUSH_ALL;
     local_flush_tlb(cpu);
   } else {

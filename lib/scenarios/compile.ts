@@ -59,7 +59,10 @@ export interface Compiled {
 export const RESULT_LABELS = ["ok", "SIGSEGV", "SIGBUS"];
 
 /** Resolve parameters: defaults, then overrides; check ranges. */
-export function resolveParams(spec: ScenarioSpec, given: Record<string, number>): Record<string, number> {
+export function resolveParams(
+  spec: ScenarioSpec,
+  given: Record<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of Object.keys(given)) {
     if (!(name in spec.params)) {
@@ -90,8 +93,10 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   const params = resolveParams(spec, given);
   const pages = params.pages ?? 1;
   const regions = regionsFor(pages);
-  if (regions.Y + pages * PAGE_SIZE > TASK_SIZE) throw new ScenarioError(`pages=${pages} does not fit the address space`);
-  if (spec.programs.length > MAX_CPUS) throw new ScenarioError(`programs: at most ${MAX_CPUS} CPUs`);
+  if (regions.Y + pages * PAGE_SIZE > TASK_SIZE)
+    throw new ScenarioError(`pages=${pages} does not fit the address space`);
+  if (spec.programs.length > MAX_CPUS)
+    throw new ScenarioError(`programs: at most ${MAX_CPUS} CPUs`);
   const img = new Int32Array(PROGRAM_WORDS);
   img[IMG_NCPUS] = spec.programs.length;
   img[IMG_FILE_PAGES] = pages;
@@ -99,7 +104,8 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   const arg = (a: Arg, where: string): number => {
     if (typeof a === "number") return a;
     const v = params[a.slice(1)];
-    if (!a.startsWith("$") || v === undefined) throw new ScenarioError(`${where}: unknown parameter ${a}`);
+    if (!a.startsWith("$") || v === undefined)
+      throw new ScenarioError(`${where}: unknown parameter ${a}`);
     return v;
   };
   const regs = spec.programs.map(() => new Map<string, number>());
@@ -118,7 +124,8 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   const flag = (name: string, where: string): number => {
     let f = flags.get(name);
     if (f === undefined) {
-      if (flags.size >= NR_SIGNALS) throw new ScenarioError(`${where}: more than ${NR_SIGNALS} flags`);
+      if (flags.size >= NR_SIGNALS)
+        throw new ScenarioError(`${where}: more than ${NR_SIGNALS} flags`);
       f = flags.size;
       flags.set(name, f);
     }
@@ -126,8 +133,10 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   };
   const addr = (at: Region, page: number, where: string): number => {
     const base = regions[at];
-    if (base === undefined) throw new ScenarioError(`${where}: unknown region ${String(at)} (X or Y)`);
-    if (page < 0 || page >= pages) throw new ScenarioError(`${where}: page ${page} outside the ${pages}-page region`);
+    if (base === undefined)
+      throw new ScenarioError(`${where}: unknown region ${String(at)} (X or Y)`);
+    if (page < 0 || page >= pages)
+      throw new ScenarioError(`${where}: page ${page} outside the ${pages}-page region`);
     return base + page * PAGE_SIZE;
   };
 
@@ -144,16 +153,32 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
       case "munmap":
         return emit(OP_MUNMAP, addr(s.at, 0, where), arg(s.pages, where) * PAGE_SIZE);
       case "mremap":
-        return emit(OP_MREMAP, addr(s.from, 0, where), arg(s.pages, where) * PAGE_SIZE, addr(s.to, 0, where));
+        return emit(
+          OP_MREMAP,
+          addr(s.from, 0, where),
+          arg(s.pages, where) * PAGE_SIZE,
+          addr(s.to, 0, where),
+        );
       case "store":
-        return emit(OP_STORE, addr(s.at, arg(s.page, where), where), arg(s.value, where), reg(cpu, s.result, where, true));
+        return emit(
+          OP_STORE,
+          addr(s.at, arg(s.page, where), where),
+          arg(s.value, where),
+          reg(cpu, s.result, where, true),
+        );
       case "load":
-        return emit(OP_LOAD, addr(s.at, arg(s.page, where), where), 0, reg(cpu, s.into, where, true));
+        return emit(
+          OP_LOAD,
+          addr(s.at, arg(s.page, where), where),
+          0,
+          reg(cpu, s.into, where, true),
+        );
       case "fadvise":
         return emit(OP_FADVISE_DONTNEED);
       case "pread": {
         const p = arg(s.page, where);
-        if (p < 0 || p >= pages) throw new ScenarioError(`${where}: page ${p} outside the ${pages}-page file`);
+        if (p < 0 || p >= pages)
+          throw new ScenarioError(`${where}: page ${p} outside the ${pages}-page file`);
         return emit(OP_PREAD, p, 0, reg(cpu, s.into, where, true));
       }
       case "signal":
@@ -161,7 +186,9 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
       case "wait":
         return emit(OP_WAIT, flag(s.flag, where));
       default:
-        throw new ScenarioError(`${where}.op: unknown op ${JSON.stringify((s as { op: unknown }).op)}`);
+        throw new ScenarioError(
+          `${where}.op: unknown op ${JSON.stringify((s as { op: unknown }).op)}`,
+        );
     }
   };
   spec.programs.forEach((p, cpu) => {
@@ -175,25 +202,29 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   });
 
   // Outcome fields, mixed-radix encoded into one index.
-  if (spec.outcome.length > MAX_FIELDS) throw new ScenarioError(`outcome: at most ${MAX_FIELDS} fields`);
+  if (spec.outcome.length > MAX_FIELDS)
+    throw new ScenarioError(`outcome: at most ${MAX_FIELDS} fields`);
   const domains = spec.outcome.map((f) => domainOf(f));
   let stride = 1;
   spec.outcome.forEach((f, i) => {
     const where = `outcome[${i}]`;
     const at = IMG_FIELDS + i * IMG_FIELD_WORDS;
-    if (f.cpu < 0 || f.cpu >= spec.programs.length) throw new ScenarioError(`${where}.cpu: no CPU ${f.cpu}`);
+    if (f.cpu < 0 || f.cpu >= spec.programs.length)
+      throw new ScenarioError(`${where}.cpu: no CPU ${f.cpu}`);
     img[at] = f.cpu;
     img[at + 1] = reg(f.cpu, f.reg, where, false);
     img[at + 2] = f.kind === "result" ? FIELD_RESULT : FIELD_VALUE;
     img[at + 3] = stride;
     if (f.kind === "value") {
-      if (f.values.length > MAX_FIELD_VALUES) throw new ScenarioError(`${where}.values: at most ${MAX_FIELD_VALUES}`);
+      if (f.values.length > MAX_FIELD_VALUES)
+        throw new ScenarioError(`${where}.values: at most ${MAX_FIELD_VALUES}`);
       img[at + 4] = f.values.length;
       img.set(f.values, at + 5);
     }
     stride *= (domains[i] as string[]).length;
   });
-  if (stride > NR_OUTCOMES) throw new ScenarioError(`outcome: ${stride} combinations, at most ${NR_OUTCOMES}`);
+  if (stride > NR_OUTCOMES)
+    throw new ScenarioError(`outcome: ${stride} combinations, at most ${NR_OUTCOMES}`);
   img[IMG_NFIELDS] = spec.outcome.length;
   img[IMG_NOUTCOMES] = stride;
 
@@ -203,15 +234,19 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
     const labels = decode(idx, domains);
     outcomeLabels.push(spec.outcome.map((f, i) => `${f.name}=${labels[i]}`).join(" "));
     forbidden.push(
-      spec.forbidden.some((fb) => spec.outcome.every((f, i) => !(f.name in fb) || String(fb[f.name]) === labels[i])),
+      spec.forbidden.some((fb) =>
+        spec.outcome.every((f, i) => !(f.name in fb) || String(fb[f.name]) === labels[i]),
+      ),
     );
   }
 
-  if (spec.lostWrite.length > MAX_CHECKS) throw new ScenarioError(`lostWrite: at most ${MAX_CHECKS} checks`);
+  if (spec.lostWrite.length > MAX_CHECKS)
+    throw new ScenarioError(`lostWrite: at most ${MAX_CHECKS} checks`);
   spec.lostWrite.forEach((c, i) => {
     const where = `lostWrite[${i}]`;
     const at = IMG_CHECKS + i * IMG_CHECK_WORDS;
-    if (c.stores.length > MAX_CHECK_STORES) throw new ScenarioError(`${where}.stores: at most ${MAX_CHECK_STORES}`);
+    if (c.stores.length > MAX_CHECK_STORES)
+      throw new ScenarioError(`${where}.stores: at most ${MAX_CHECK_STORES}`);
     img[at] = c.cpu;
     img[at + 1] = reg(c.cpu, c.readback, where, false);
     img[at + 2] = c.stores.length;
@@ -237,9 +272,17 @@ function decode(idx: number, domains: string[][]): string[] {
   });
 }
 
-function storedValue(spec: ScenarioSpec, cpu: number, result: string, arg: (a: Arg, w: string) => number): number {
+function storedValue(
+  spec: ScenarioSpec,
+  cpu: number,
+  result: string,
+  arg: (a: Arg, w: string) => number,
+): number {
   const p = spec.programs[cpu];
-  const s = [...(p?.init ?? []), ...(p?.body ?? [])].find((x) => x.op === "store" && x.result === result);
-  if (s === undefined || s.op !== "store") throw new ScenarioError(`lostWrite: no store with result "${result}" on CPU ${cpu}`);
+  const s = [...(p?.init ?? []), ...(p?.body ?? [])].find(
+    (x) => x.op === "store" && x.result === result,
+  );
+  if (s === undefined || s.op !== "store")
+    throw new ScenarioError(`lostWrite: no store with result "${result}" on CPU ${cpu}`);
   return arg(s.value, `lostWrite store ${result}`);
 }

@@ -26,7 +26,12 @@ export const mremapMkclean: ScenarioSpec = {
   cpus: 2,
   kernels: ["v4.9-rc4", "5d1904204c99"],
   params: {
-    pages: { description: "size of the mapping and of the file, in pages", default: 1, min: 1, max: 4096 },
+    pages: {
+      description: "size of the mapping and of the file, in pages",
+      default: 1,
+      min: 1,
+      max: 4096,
+    },
     target: { description: "the page thread 1 writes", default: 0, min: 0, max: "$pages" },
   },
   programs: [

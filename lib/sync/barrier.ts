@@ -25,7 +25,7 @@ export function barrier_wait(w: Waiter, b: number): boolean {
     return true;
   }
   w.waitBegin(WAIT_BARRIER, b);
-  for (let s = 0; Atomics.load(mem, b + GENERATION) === gen; ) s = w.relax(s);
+  for (let s = 0; Atomics.load(mem, b + GENERATION) === gen;) s = w.relax(s);
   w.waitEnd();
   return false;
 }

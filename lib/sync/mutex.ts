@@ -8,7 +8,7 @@ export function mutex_lock(w: Waiter, m: number, kind = WAIT_MUTEX): void {
   const mem = w.mem;
   if (Atomics.compareExchange(mem, m, 0, 1) === 0) return;
   w.waitBegin(kind, m);
-  for (let s = 0; ; ) {
+  for (let s = 0; ;) {
     if (s < w.spinLimit) {
       if (Atomics.load(mem, m) === 0 && Atomics.compareExchange(mem, m, 0, 1) === 0) break;
     } else if (Atomics.exchange(mem, m, 2) === 0) {

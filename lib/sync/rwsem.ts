@@ -23,7 +23,7 @@ export function down_read(w: Waiter, sem: number): void {
   if (tryRead(mem, sem)) return;
   Atomics.add(mem, sem + WAITERS, 1);
   w.waitBegin(WAIT_RWSEM_READ, sem);
-  for (let s = 0; !tryRead(mem, sem); ) s = w.relax(s);
+  for (let s = 0; !tryRead(mem, sem);) s = w.relax(s);
   w.waitEnd();
   Atomics.sub(mem, sem + WAITERS, 1);
 }
@@ -45,7 +45,7 @@ export function down_write(w: Waiter, sem: number): void {
   Atomics.add(mem, sem + WRITERS_WAITING, 1);
   Atomics.add(mem, sem + WAITERS, 1);
   w.waitBegin(WAIT_RWSEM_WRITE, sem);
-  for (let s = 0; Atomics.compareExchange(mem, sem + COUNT, 0, -1) !== 0; ) s = w.relax(s);
+  for (let s = 0; Atomics.compareExchange(mem, sem + COUNT, 0, -1) !== 0;) s = w.relax(s);
   w.waitEnd();
   Atomics.sub(mem, sem + WAITERS, 1);
   Atomics.sub(mem, sem + WRITERS_WAITING, 1);

@@ -13,7 +13,7 @@ export function spin_lock(w: Waiter, lock: number): void {
   const ticket = Atomics.add(mem, lock + NEXT, 1);
   if (Atomics.load(mem, lock + OWNER) === ticket) return;
   w.waitBegin(WAIT_SPINLOCK, lock);
-  for (let s = 0; Atomics.load(mem, lock + OWNER) !== ticket; ) s = w.relax(s);
+  for (let s = 0; Atomics.load(mem, lock + OWNER) !== ticket;) s = w.relax(s);
   w.waitEnd();
 }
 

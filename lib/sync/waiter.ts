@@ -55,7 +55,7 @@ export const WAIT_NAMES: readonly string[] = [
 /** Spin turns before a waiter parks. */
 export const DEFAULT_SPIN_LIMIT = 4096;
 /** A parked CPU wakes at least this often to re-check (belt and braces, never relied on). */
-const PARK_TIMEOUT_MS = 50;
+export const DEFAULT_PARK_TIMEOUT_MS = 50;
 
 export class Waiter {
   readonly mem: Int32Array;
@@ -66,8 +66,11 @@ export class Waiter {
   /** Offset of CPU 0's per-CPU block. */
   readonly percpu: number;
   spinLimit = DEFAULT_SPIN_LIMIT;
+  parkTimeoutMs = DEFAULT_PARK_TIMEOUT_MS;
   /** Times this CPU parked (Atomics.wait), for the benchmarks. */
   parks = 0;
+  /** Parks that ended by timeout rather than by a ring: a lost wake-up if the wait was short. */
+  parkTimeouts = 0;
   private parkSeq = 0;
 
   constructor(mem: Int32Array, percpu: number, nrCpus: number, id: number) {
@@ -113,7 +116,11 @@ export class Waiter {
       return spins + 1;
     }
     this.parks++;
-    Atomics.wait(mem, this.self + CPU_PARK_SEQ, this.parkSeq, PARK_TIMEOUT_MS);
+    if (
+      Atomics.wait(mem, this.self + CPU_PARK_SEQ, this.parkSeq, this.parkTimeoutMs) === "timed-out"
+    ) {
+      this.parkTimeouts++;
+    }
     return this.spinLimit;
   }
 

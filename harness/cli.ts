@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+/**
+ * The tlbrace command line. Exit codes: 0 ok; 1 a check failed (smoke); 2 bad input;
+ * 3 the watchdog stopped a stuck run; 4 a CPU of the model threw (a bug in the model).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { KERNELS } from "../lib/kernels/index.js";
+import { POINTS } from "../lib/machine/points.js";
+import { findScenario, SCENARIOS } from "../lib/scenarios/index.js";
+import { formatRun, table } from "./format.js";
+import { CpuFailure, WatchdogError } from "./machine.js";
+import { defaultResultPath, writeJsonAtomic } from "./results.js";
+import { parseDelay, runScenario } from "./run.js";
+import { formatSmoke, smoke } from "./smoke.js";
+import { parseCount, parseDuration, UsageError } from "./units.js";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const command = ["tlbrace", ...process.argv.slice(2)].join(" ");
+
+function randomSeed(): number {
+  return Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** Ctrl-C once: stop after the current trial and write what was counted. Twice: exit now. */
+function stopOnSigint(): Promise<void> {
+  return new Promise((resolve) => {
+    let hits = 0;
+    process.on("SIGINT", () => {
+      if (++hits > 1) process.exit(130);
+      process.stderr.write("\ntlbrace: stopping after the current trial (Ctrl-C again to abort)\n");
+      resolve();
+    });
+  });
+}
+
+function progressPrinter(enabled: boolean): (kernel: string, trials: number) => void {
+  if (!enabled) return () => undefined;
+  return (kernel, trials) =>
+    process.stderr.write(`\r  ${kernel}: ${trials.toLocaleString("en-US")} trials\x1b[K`);
+}
+
+const program = new Command();
+program
+  .name("tlbrace")
+  .description(
+    "Reproduce Linux TLB-flush races on real parallel hardware: worker threads as CPUs sharing one modelled machine.",
+  )
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
+
+program
+  .command("list")
+  .description("list scenarios, kernel variants and named points")
+  .option("--json", "print JSON")
+  .action((o: { json?: boolean }) => {
+    const data = {
+      scenarios: SCENARIOS.map((s) => ({
+        name: s.name,
+        description: s.description,
+        cpus: s.cpus,
+        kernels: s.kernels,
+      })),
+      kernels: KERNELS.map((k) => ({
+        name: k.name,
+        commit: k.commit,
+        title: k.title,
+        summary: k.summary,
+      })),
+      points: [...POINTS],
+    };
+    if (o.json) return void process.stdout.write(JSON.stringify(data, null, 2) + "\n");
+    const out = [
+      "Scenarios:",
+      table(
+        data.scenarios.map((s) => [
+          `  ${s.name}`,
+          `${s.cpus} CPUs`,
+          `${s.kernels[0]} vs ${s.kernels[1]}`,
+          s.description,
+        ]),
+      ),
+      "",
+      "Kernels:",
+      table(
+        data.kernels.map((k) => [
+          `  ${k.name}`,
+          k.commit === k.name ? "(tag)" : k.commit.slice(0, 12),
+          `${k.title}: ${k.summary}`,
+        ]),
+      ),
+      "",
+      "Named points (for --delay POINT=DURATION):",
+      ...POINTS.map((p) => `  ${p}`),
+    ];
+    process.stdout.write(out.join("\n") + "\n");
+  });
+
+interface RunFlags {
+  kernel: string[];
+  trials?: string;
+  duration?: string;
+  cpus?: string;
+  pages?: string;
+  target?: string;
+  delay: string[];
+  seed?: string;
+  offsetMax?: string;
+  watchdog: string;
+  json?: boolean;
+  out?: string;
+}
+
+program
+  .command("run")
+  .description("run a scenario on each kernel it compares (or those named) and count lost writes")
+  .argument("<scenario>", "scenario name (see tlbrace list)")
+  .option(
+    "--kernel <name>",
+    "kernel variant to run; repeatable (default: the scenario's buggy and fixed pair)",
+    collect,
+    [],
+  )
+  .option("--trials <n>", "trials per kernel (default 100000)")
+  .option(
+    "--duration <time>",
+    "run each kernel for this long instead (e.g. 10, 10s, 2m; bare numbers are seconds)",
+  )
+  .option("--cpus <n>", "CPUs of the modelled machine (default: what the scenario needs)")
+  .option("--pages <n>", "size of the mapping in pages (scenario parameter)")
+  .option("--target <n>", "the page thread 1 writes (scenario parameter)")
+  .option(
+    "--delay <point=duration>",
+    "hold CPUs at a named point, e.g. move_ptes:unlocked=100us; repeatable",
+    collect,
+    [],
+  )
+  .option("--seed <n>", "seed of the start offsets (default: random, printed)")
+  .option(
+    "--offset-max <time>",
+    "largest per-CPU start offset (default: max(2us, the largest --delay))",
+  )
+  .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/run-<scenario>-<time>.json)",
+  )
+  .action(async (name: string, o: RunFlags) => {
+    const scenario = findScenario(name);
+    if (scenario === undefined) {
+      throw new UsageError(
+        `unknown scenario "${name}" (valid: ${SCENARIOS.map((s) => s.name).join(", ")})`,
+      );
+    }
+    if (o.trials !== undefined && o.duration !== undefined)
+      throw new UsageError("give --trials or --duration, not both");
+    const params: Record<string, number> = {};
+    if (o.pages !== undefined) params.pages = parseCount(o.pages, "--pages", 0);
+    if (o.target !== undefined) params.target = parseCount(o.target, "--target", 0);
+    const durationMs =
+      o.duration === undefined ? 0 : parseDuration(o.duration, "--duration", "s") / 1e6;
+    if (o.duration !== undefined && durationMs < 1)
+      throw new UsageError(`--duration: "${o.duration}" is too short`);
+    const trials =
+      o.duration !== undefined
+        ? 0
+        : o.trials === undefined
+          ? 100_000
+          : parseCount(o.trials, "--trials");
+    const seed = o.seed === undefined ? randomSeed() : parseCount(o.seed, "--seed", 0, 0x7fffffff);
+    const watchdogMs = parseDuration(o.watchdog, "--watchdog", "s") / 1e6;
+    if (watchdogMs < 100)
+      throw new UsageError(`--watchdog: "${o.watchdog}" is too short (at least 0.1s)`);
+    const result = await runScenario({
+      scenario,
+      kernels: o.kernel,
+      trials,
+      durationMs,
+      cpus: o.cpus === undefined ? scenario.cpus : parseCount(o.cpus, "--cpus"),
+      params,
+      delays: new Map(o.delay.map(parseDelay)),
+      seed,
+      offsetMaxNs:
+        o.offsetMax === undefined ? undefined : parseDuration(o.offsetMax, "--offset-max"),
+      watchdogMs,
+      command,
+      onProgress: progressPrinter(process.stderr.isTTY && !o.json),
+      stopRequested: stopOnSigint(),
+    });
+    if (process.stderr.isTTY && !o.json) process.stderr.write("\r\x1b[K");
+    const path = o.out ?? defaultResultPath("run", scenario.name, new Date(result.startedAt));
+    writeJsonAtomic(path, result);
+    if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else process.stdout.write(`${formatRun(result)}\nresult: ${path}\n`);
+  });
+
+program
+  .command("smoke")
+  .description(
+    "CI smoke test: with each window widened, buggy kernels lose writes and fixed ones fault instead",
+  )
+  .option("--trials <n>", "trials on each fixed kernel", "20000")
+  .option("--buggy-trials <n>", "trials on each buggy kernel", "2000")
+  .option("--seed <n>", "seed of the start offsets", "1")
+  .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
+  .option("--json", "print the checks as JSON")
+  .action(
+    async (o: {
+      trials: string;
+      buggyTrials: string;
+      seed: string;
+      watchdog: string;
+      json?: boolean;
+    }) => {
+      const checks = await smoke({
+        fixedTrials: parseCount(o.trials, "--trials"),
+        buggyTrials: parseCount(o.buggyTrials, "--buggy-trials"),
+        seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
+        watchdogMs: parseDuration(o.watchdog, "--watchdog", "s") / 1e6,
+        command,
+      });
+      const ok = checks.every((c) => c.ok);
+      if (o.json) process.stdout.write(JSON.stringify({ ok, checks }, null, 2) + "\n");
+      else process.stdout.write(`${formatSmoke(checks)}\n\nsmoke: ${ok ? "PASS" : "FAIL"}\n`);
+      process.exitCode = ok ? 0 : 1;
+    },
+  );
+
+program.addOption(new Option("--no-color").hideHelp());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0 || e.code === "commander.helpDisplayed" || e.code === "commander.version")
+      process.exit(0);
+    process.stderr.write(`tlbrace: ${e.message.replace(/^error: /, "")}\n`);
+    process.exit(2);
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`tlbrace: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (e instanceof WatchdogError) {
+    process.stderr.write(
+      `\ntlbrace: ${e.message}; the run was stopped. What each CPU was doing:\n`,
+    );
+    for (const s of e.states) {
+      process.stderr.write(
+        `  CPU ${s.cpu}: ${s.waiting}; in ${s.stepName ?? s.step}; last named point ${s.point}; ${s.trials} trials done\n`,
+      );
+    }
+    process.exit(3);
+  }
+  if (e instanceof CpuFailure) {
+    process.stderr.write(`tlbrace: ${e.message}\n${e.cpuStack}\n`);
+    process.exit(4);
+  }
+  throw e;
+}
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,50 @@
+/**
+ * The result file (schema 1), documented in the README. Written atomically: a temp file in the
+ * same directory, then rename, so a reader never sees half a file.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { MachineInfo } from "./sysinfo.js";
+
+export interface RunResult {
+  kernel: string;
+  commit: string;
+  trials: number;
+  lostWrites: number;
+  faults: number;
+  outcomes: Record<string, number>;
+  forbiddenOutcomes: string[];
+  trialsPerSecond: number;
+  firstLostWriteMs: number | null;
+  firstLostWriteTrial: number | null;
+  elapsedMs: number;
+  flushesPerTrial: number;
+  ipisPerTrial: number;
+  delays: Record<string, string>;
+}
+
+export interface ResultFile {
+  schema: 1;
+  scenario: string;
+  command: string;
+  seed: number;
+  machine: MachineInfo;
+  cpus: number;
+  params: Record<string, number>;
+  offsetMaxNs: number;
+  startedAt: string;
+  partial: boolean;
+  runs: RunResult[];
+}
+
+export function defaultResultPath(kind: string, name: string, when: Date): string {
+  const stamp = when.toISOString().replace(/[:.]/g, "-");
+  return join("results", `${kind}-${name}-${stamp}.json`);
+}
+
+export function writeJsonAtomic(path: string, data: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n");
+  renameSync(tmp, path);
+}

@@ -1,0 +1,193 @@
+/**
+ * `tlbrace run`: one scenario on one machine, each kernel in turn, the same workers throughout.
+ */
+import { KERNELS, kernelIndex } from "../lib/kernels/index.js";
+import { MAX_CPUS } from "../lib/machine/layout.js";
+import { POINTS, pointId } from "../lib/machine/points.js";
+import { compile, ScenarioError } from "../lib/scenarios/compile.js";
+import type { ScenarioSpec } from "../lib/scenarios/types.js";
+import { Machine, WatchdogError } from "./machine.js";
+import { IMG_CPU_TABLE, IMG_CPU_WORDS, INSN_WORDS } from "../lib/scenarios/image.js";
+import type { ResultFile, RunResult } from "./results.js";
+import { machineInfo } from "./sysinfo.js";
+import { formatNs, parseDuration, UsageError } from "./units.js";
+
+export interface RunOptions {
+  scenario: ScenarioSpec;
+  /** Kernel names; empty: the pair the scenario compares. */
+  kernels: string[];
+  /** Trials per kernel, or 0 to run for durationMs per kernel. */
+  trials: number;
+  durationMs: number;
+  cpus: number;
+  params: Record<string, number>;
+  /** Point name -> delay in ns. */
+  delays: Map<string, number>;
+  seed: number;
+  /** Largest per-CPU start offset; undefined: the default (see defaultOffsetMaxNs). */
+  offsetMaxNs?: number;
+  watchdogMs: number;
+  command: string;
+  onProgress?: (kernel: string, trials: number) => void;
+  /** Resolves when the user asks to stop (Ctrl-C): the current batch ends, results are partial. */
+  stopRequested?: Promise<void>;
+  /** Uncounted trials run first so that JIT compilation does not land in the first kernel's figures. */
+  warmupTrials?: number;
+}
+
+/** "thread 1 body[1] store" for a program counter of CPU `cpu`, for the watchdog. */
+export function stepName(spec: ScenarioSpec, image: Int32Array, cpu: number, pc: number): string {
+  const p = spec.programs[cpu];
+  if (p === undefined || pc < 0) return "-";
+  const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
+  const part = pc < (image[t + 1] as number) ? "init" : "body";
+  const i = (pc - (image[part === "init" ? t : t + 2] as number)) / INSN_WORDS;
+  return `${p.name} ${part}[${i}] ${p[part][i]?.op ?? "?"}`;
+}
+
+/** Largest start offset: Int32 nanoseconds, and more than a second sweeps nothing useful. */
+export const OFFSET_MAX_LIMIT_NS = 1e9;
+
+/** Start offsets sweep at least 2 us, and the whole of the widest injected delay (up to 1 ms). */
+export function defaultOffsetMaxNs(delays: Map<string, number>): number {
+  return Math.min(Math.max(2000, ...delays.values()), 1e6);
+}
+
+/** "POINT=DURATION" -> [point, ns], with errors that list the valid points. */
+export function parseDelay(text: string): [string, number] {
+  const eq = text.indexOf("=");
+  if (eq < 0)
+    throw new UsageError(
+      `--delay: "${text}" is not POINT=DURATION (e.g. move_ptes:unlocked=100us)`,
+    );
+  const point = text.slice(0, eq);
+  if (pointId(point) < 0) {
+    throw new UsageError(`--delay: unknown point "${point}" (valid: ${POINTS.join(", ")})`);
+  }
+  const ns = parseDuration(text.slice(eq + 1), `--delay ${point}`);
+  if (ns > 60e9) throw new UsageError(`--delay ${point}: at most 60s`);
+  return [point, ns];
+}
+
+export function resolveKernels(scenario: ScenarioSpec, names: string[]): string[] {
+  const list = names.length > 0 ? names : scenario.kernels;
+  for (const k of list) {
+    if (kernelIndex(k) < 0) {
+      throw new UsageError(
+        `unknown kernel "${k}" (valid: ${KERNELS.map((x) => x.name).join(", ")})`,
+      );
+    }
+  }
+  return [...new Set(list)];
+}
+
+export function checkCpus(scenario: ScenarioSpec, cpus: number): void {
+  if (cpus < scenario.cpus || cpus > MAX_CPUS) {
+    throw new UsageError(
+      `--cpus: scenario ${scenario.name} needs at least ${scenario.cpus} CPUs and the machine holds at most ${MAX_CPUS}, got ${cpus}`,
+    );
+  }
+}
+
+export async function runScenario(opts: RunOptions): Promise<ResultFile> {
+  const { scenario } = opts;
+  checkCpus(scenario, opts.cpus);
+  const kernels = resolveKernels(scenario, opts.kernels);
+  let compiled;
+  try {
+    compiled = compile(scenario, opts.params);
+  } catch (e) {
+    if (e instanceof ScenarioError)
+      throw new UsageError(e.message.replace(/^(pages|target) /, "--$1: "));
+    throw e;
+  }
+  const offsetMaxNs = opts.offsetMaxNs ?? defaultOffsetMaxNs(opts.delays);
+  if (offsetMaxNs > OFFSET_MAX_LIMIT_NS) throw new UsageError(`--offset-max: at most 1s`);
+  const delaysNs = new Map([...opts.delays].map(([p, ns]) => [pointId(p), ns]));
+  const delays = Object.fromEntries([...opts.delays].map(([p, ns]) => [p, formatNs(ns)]));
+  const result: ResultFile = {
+    schema: 1,
+    scenario: scenario.name,
+    command: opts.command,
+    seed: opts.seed,
+    machine: machineInfo(),
+    cpus: opts.cpus,
+    params: compiled.params,
+    offsetMaxNs,
+    startedAt: new Date().toISOString(),
+    partial: false,
+    runs: [],
+  };
+  const machine = await Machine.start(opts.cpus);
+  let stopping = false;
+  void opts.stopRequested?.then(() => {
+    stopping = true;
+    machine.stop();
+  });
+  try {
+    machine.load(compiled.image);
+    const warmup = opts.warmupTrials ?? 1000;
+    if (warmup > 0) {
+      await machine.run(
+        {
+          kernel: kernelIndex(kernels[0] as string),
+          trials: warmup,
+          durationMs: 0,
+          seed: opts.seed ^ 0x5a5a5a5a,
+          offsetMaxNs,
+          delaysNs,
+        },
+        opts.watchdogMs,
+      );
+    }
+    for (const name of kernels) {
+      if (stopping) break;
+      const k = kernelIndex(name);
+      const s = await machine.run(
+        {
+          kernel: k,
+          trials: opts.trials,
+          durationMs: opts.durationMs,
+          seed: opts.seed,
+          offsetMaxNs,
+          delaysNs,
+        },
+        opts.watchdogMs,
+        (n) => opts.onProgress?.(name, n),
+      );
+      const outcomes: Record<string, number> = {};
+      compiled.outcomeLabels.forEach((label, i) => {
+        const n = s.outcomes[i] ?? 0;
+        if (n > 0 || compiled.forbidden[i]) outcomes[label] = n;
+      });
+      const run: RunResult = {
+        kernel: name,
+        commit: (KERNELS[k] as (typeof KERNELS)[number]).commit,
+        trials: s.trials,
+        lostWrites: s.lostWrites,
+        faults: s.faults,
+        outcomes,
+        forbiddenOutcomes: compiled.outcomeLabels.filter((_, i) => compiled.forbidden[i]),
+        trialsPerSecond: s.elapsedMs > 0 ? Math.round((s.trials / s.elapsedMs) * 1000) : 0,
+        firstLostWriteMs: s.firstLostMs === null ? null : Math.round(s.firstLostMs * 1000) / 1000,
+        firstLostWriteTrial: s.firstLostTrial,
+        elapsedMs: Math.round(s.elapsedMs * 10) / 10,
+        flushesPerTrial: s.trials > 0 ? round3(s.flushes / s.trials) : 0,
+        ipisPerTrial: s.trials > 0 ? round3(s.ipis / s.trials) : 0,
+        delays,
+      };
+      result.runs.push(run);
+    }
+  } catch (e) {
+    await machine.close(true);
+    if (e instanceof WatchdogError) {
+      for (const st of e.states) st.stepName = stepName(scenario, compiled.image, st.cpu, st.step);
+    }
+    throw e;
+  }
+  result.partial = stopping;
+  await machine.close();
+  return result;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
