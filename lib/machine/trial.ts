@@ -72,6 +72,11 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const L = cpu.L;
   const cfg = L.cfg;
   const leader = cpu.id === 0;
+  cpu.flushes = 0;
+  cpu.ipisSent = 0;
+  cpu.ipisServed = 0;
+  cpu.parks = 0;
+  cpu.parkTimeouts = 0;
   cpu.loadDelays();
   cpu.kernel = KERNELS[Atomics.load(mem, cfg + CFG_KERNEL)] as Kernel;
   cpu.spinLimit = Atomics.load(mem, cfg + CFG_SPIN_LIMIT) || DEFAULT_SPIN_LIMIT;
@@ -86,6 +91,11 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const bodyFrom = mem[t + 2] as number;
   const bodyTo = mem[t + 3] as number;
   const B = L.trialBarrier;
+  let othersInit = false;
+  for (let c = 1; c < (mem[L.program + IMG_NCPUS] as number); c++) {
+    const tc = L.program + IMG_CPU_TABLE + c * IMG_CPU_WORDS;
+    if (mem[tc] !== mem[tc + 1]) othersInit = true;
+  }
   const ctrl = L.ctrl;
   const st = L.stats;
   const f64 = new Float64Array(mem.buffer, 0, F64_SLOTS);
@@ -108,11 +118,16 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       Atomics.store(mem, ctrl + CTRL_CONTINUE, go ? 1 : 0);
       if (go && trial > 0) machine_reset(cpu);
     }
-    barrier_wait(cpu, B);
-    if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
-    local_flush_tlb(cpu);
-    if (hasProgram) run_program(cpu, initFrom, initTo);
+    local_flush_tlb(cpu); // the new trial starts with an empty TLB on every CPU
+    if (othersInit) {
+      barrier_wait(cpu, B);
+      if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
+      if (hasProgram) run_program(cpu, initFrom, initTo);
+    } else if (leader && Atomics.load(mem, ctrl + CTRL_CONTINUE) !== 0) {
+      run_program(cpu, initFrom, initTo);
+    }
     barrier_wait(cpu, B); // the precise start
+    if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
     if (offsetMaxNs > 0) {
       spin_offset(
         cpu,

@@ -5,6 +5,7 @@
 import { WAIT_MUTEX, type Waiter } from "./waiter.js";
 
 export function mutex_lock(w: Waiter, m: number, kind = WAIT_MUTEX): void {
+  w.poll();
   const mem = w.mem;
   if (Atomics.compareExchange(mem, m, 0, 1) === 0) return;
   w.waitBegin(kind, m);
@@ -25,6 +26,7 @@ export function mutex_trylock(w: Waiter, m: number): boolean {
 }
 
 export function mutex_unlock(w: Waiter, m: number): void {
+  w.poll();
   if (Atomics.exchange(w.mem, m, 0) === 2) w.ringWaiters(m);
 }
 

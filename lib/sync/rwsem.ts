@@ -19,6 +19,7 @@ function tryRead(mem: Int32Array, sem: number): boolean {
 }
 
 export function down_read(w: Waiter, sem: number): void {
+  w.poll();
   const mem = w.mem;
   if (tryRead(mem, sem)) return;
   Atomics.add(mem, sem + WAITERS, 1);
@@ -33,6 +34,7 @@ export function down_read_trylock(w: Waiter, sem: number): boolean {
 }
 
 export function up_read(w: Waiter, sem: number): void {
+  w.poll();
   const mem = w.mem;
   if (Atomics.sub(mem, sem + COUNT, 1) === 1 && Atomics.load(mem, sem + WAITERS) !== 0) {
     w.ringWaiters(sem);
@@ -40,6 +42,7 @@ export function up_read(w: Waiter, sem: number): void {
 }
 
 export function down_write(w: Waiter, sem: number): void {
+  w.poll();
   const mem = w.mem;
   if (Atomics.compareExchange(mem, sem + COUNT, 0, -1) === 0) return;
   Atomics.add(mem, sem + WRITERS_WAITING, 1);
@@ -52,6 +55,7 @@ export function down_write(w: Waiter, sem: number): void {
 }
 
 export function up_write(w: Waiter, sem: number): void {
+  w.poll();
   const mem = w.mem;
   Atomics.store(mem, sem + COUNT, 0);
   if (Atomics.load(mem, sem + WAITERS) !== 0) w.ringWaiters(sem);

@@ -9,6 +9,7 @@ const NEXT = 0;
 const OWNER = 1;
 
 export function spin_lock(w: Waiter, lock: number): void {
+  w.poll();
   const mem = w.mem;
   const ticket = Atomics.add(mem, lock + NEXT, 1);
   if (Atomics.load(mem, lock + OWNER) === ticket) return;
@@ -24,6 +25,7 @@ export function spin_trylock(w: Waiter, lock: number): boolean {
 }
 
 export function spin_unlock(w: Waiter, lock: number): void {
+  w.poll();
   const mem = w.mem;
   const owner = (Atomics.add(mem, lock + OWNER, 1) + 1) | 0;
   // Tickets taken beyond ours: somebody queued behind us and may have parked.

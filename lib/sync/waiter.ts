@@ -86,6 +86,14 @@ export class Waiter {
     Atomics.store(this.mem, this.self + CPU_IPI_PENDING, 0);
   }
 
+  /**
+   * An interrupt window: take pending IPIs now. Lock operations call it on entry and exit, so
+   * a CPU answers a shootdown within a few kernel steps, as one with interrupts enabled would.
+   */
+  poll(): void {
+    if (Atomics.load(this.mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
+  }
+
   /** Publish what this CPU is about to wait for (for ringers and for the watchdog). */
   waitBegin(kind: number, on: number): void {
     Atomics.store(this.mem, this.self + CPU_WAIT_ON, on);
