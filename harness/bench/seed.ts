@@ -24,9 +24,9 @@ export interface SeedBenchRow {
 export async function seedBench(secondsPerCell: number, seed: number): Promise<SeedBenchRow[]> {
   const rows: SeedBenchRow[] = [];
   const cells: [number, Map<string, number>][] = [
-    [1, new Map()],
-    [1024, new Map()],
-    [1, new Map([["move_ptes:unlocked", 100_000]])],
+    [1, new Map<string, number>()],
+    [1024, new Map<string, number>()],
+    [1, new Map<string, number>([["move_ptes:unlocked", 100_000]])],
   ];
   for (const [pages, delays] of cells) {
     const r = await runScenario({
