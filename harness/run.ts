@@ -31,7 +31,10 @@ export interface RunOptions {
   onProgress?: (kernel: string, trials: number) => void;
   /** Resolves when the user asks to stop (Ctrl-C): the current batch ends, results are partial. */
   stopRequested?: Promise<void>;
-  /** Uncounted trials run first so that JIT compilation does not land in the first kernel's figures. */
+  /**
+   * Uncounted trials run first (at most 0.5 s of them) so that JIT compilation does not land in
+   * the first kernel's figures. Default 20,000.
+   */
   warmupTrials?: number;
 }
 

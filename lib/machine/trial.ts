@@ -7,7 +7,8 @@
  *   CPU 0 runs the oracles and counts the outcome
  *
  * The start offsets differ per CPU and per trial (a hash of seed, trial and CPU) so that, over
- * many trials, the racing steps of the CPUs slide across each other and sweep the window.
+ * many trials, the racing steps of the CPUs slide across each other and sweep the window
+ * (litmus7's timebase mode does the same after a precise start).
  */
 import type { Cpu } from "./cpu.js";
 import {
@@ -55,6 +56,24 @@ export function offset_hash(seed: number, trial: number, cpu: number): number {
   return h >>> 0;
 }
 
+/**
+ * This CPU's start offset for a trial, in ns: a draw in [0, max] per CPU, less the smallest
+ * draw of the trial. Only offsets *between* CPUs sweep the window; subtracting the minimum
+ * keeps every one of them and spares the trial a delay that all CPUs would spend together.
+ */
+export function start_offset_ns(
+  seed: number,
+  trial: number,
+  cpu: number,
+  nprog: number,
+  maxNs: number,
+): number {
+  let min = Infinity;
+  for (let c = 0; c < nprog; c++) min = Math.min(min, offset_hash(seed, trial, c) % (maxNs + 1));
+  const mine = offset_hash(seed, trial, cpu) % (maxNs + 1);
+  return cpu < nprog ? mine - min : 0;
+}
+
 /** Spin `spins` turns, answering IPIs: the start offset. */
 function spin_offset(cpu: Cpu, spins: number): void {
   const mem = cpu.mem;
@@ -84,7 +103,8 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const durationMs = Atomics.load(mem, cfg + CFG_DURATION_MS);
   const seed = Atomics.load(mem, cfg + CFG_SEED);
   const offsetMaxNs = Atomics.load(mem, cfg + CFG_OFFSET_MAX_NS);
-  const hasProgram = cpu.id < (mem[L.program + IMG_NCPUS] as number);
+  const nprog = mem[L.program + IMG_NCPUS] as number;
+  const hasProgram = cpu.id < nprog;
   const t = L.program + IMG_CPU_TABLE + cpu.id * IMG_CPU_WORDS;
   const initFrom = mem[t] as number;
   const initTo = mem[t + 1] as number;
