@@ -6,13 +6,13 @@
 import { Command, CommanderError, Option } from "commander";
 import { KERNELS } from "../lib/kernels/index.js";
 import { POINTS } from "../lib/machine/points.js";
-import { findScenario, SCENARIOS } from "../lib/scenarios/index.js";
+import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js";
 import { formatRun, table } from "./format.js";
 import { CpuFailure, WatchdogError } from "./machine.js";
 import { defaultResultPath, writeJsonAtomic } from "./results.js";
 import { parseDelay, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
-import { parseCount, parseDuration, UsageError } from "./units.js";
+import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const command = ["tlbrace", ...process.argv.slice(2)].join(" ");
@@ -52,12 +52,23 @@ program
   .command("list")
   .description("list scenarios, kernel variants and named points")
   .option("--json", "print JSON")
-  .action((o: { json?: boolean }) => {
+  .option(
+    "--file <path>",
+    "also list the scenario in this file (validated); repeatable",
+    collect,
+    [],
+  )
+  .action((o: { json?: boolean; file: string[] }) => {
+    const files = o.file.map((f) => ({ f, s: loadScenarioFile(f) }));
     const data = {
-      scenarios: SCENARIOS.map((s) => ({
+      scenarios: [
+        ...builtinScenarios().map((s) => ({ s, file: "built-in" })),
+        ...files.map(({ f, s }) => ({ s, file: f })),
+      ].map(({ s, file }) => ({
+        file,
         name: s.name,
         description: s.description,
-        cpus: s.cpus,
+        cpus: s.cpus.length,
         kernels: s.kernels,
       })),
       kernels: KERNELS.map((k) => ({
@@ -74,6 +85,7 @@ program
       table(
         data.scenarios.map((s) => [
           `  ${s.name}`,
+          s.file,
           `${s.cpus} CPUs`,
           `${s.kernels[0]} vs ${s.kernels[1]}`,
           s.description,
@@ -96,6 +108,7 @@ program
   });
 
 interface RunFlags {
+  file?: string;
   kernel: string[];
   trials?: string;
   duration?: string;
@@ -113,7 +126,8 @@ interface RunFlags {
 program
   .command("run")
   .description("run a scenario on each kernel it compares (or those named) and count lost writes")
-  .argument("<scenario>", "scenario name (see tlbrace list)")
+  .argument("[scenario]", "built-in scenario name (see tlbrace list)")
+  .option("--file <path>", "run the scenario in this JSON file instead of a built-in one")
   .option(
     "--kernel <name>",
     "kernel variant to run; repeatable (default: the scenario's buggy and fixed pair)",
@@ -145,13 +159,11 @@ program
     "--out <file>",
     "where to write the result JSON (default results/run-<scenario>-<time>.json)",
   )
-  .action(async (name: string, o: RunFlags) => {
-    const scenario = findScenario(name);
-    if (scenario === undefined) {
-      throw new UsageError(
-        `unknown scenario "${name}" (valid: ${SCENARIOS.map((s) => s.name).join(", ")})`,
-      );
+  .action(async (name: string | undefined, o: RunFlags) => {
+    if ((name === undefined) === (o.file === undefined)) {
+      throw new UsageError("name a built-in scenario or give --file PATH (one of them)");
     }
+    const scenario = o.file !== undefined ? loadScenarioFile(o.file) : findScenario(name as string);
     if (o.trials !== undefined && o.duration !== undefined)
       throw new UsageError("give --trials or --duration, not both");
     const params: Record<string, number> = {};
@@ -176,7 +188,7 @@ program
       kernels: o.kernel,
       trials,
       durationMs,
-      cpus: o.cpus === undefined ? scenario.cpus : parseCount(o.cpus, "--cpus"),
+      cpus: o.cpus === undefined ? scenario.cpus.length : parseCount(o.cpus, "--cpus"),
       params,
       delays: new Map(o.delay.map(parseDelay)),
       seed,

@@ -1,6 +1,6 @@
 /** Terminal tables for run results. */
 import type { ResultFile } from "./results.js";
-import { formatNs } from "./units.js";
+import { formatNs } from "../lib/units.js";
 
 const num = (n: number): string => n.toLocaleString("en-US");
 

@@ -10,7 +10,7 @@ import { Machine, WatchdogError } from "./machine.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, INSN_WORDS } from "../lib/scenarios/image.js";
 import type { ResultFile, RunResult } from "./results.js";
 import { machineInfo } from "./sysinfo.js";
-import { formatNs, parseDuration, UsageError } from "./units.js";
+import { formatNs, parseDuration, UsageError } from "../lib/units.js";
 
 export interface RunOptions {
   scenario: ScenarioSpec;
@@ -38,12 +38,12 @@ export interface RunOptions {
   warmupTrials?: number;
 }
 
-/** "thread 1 body[1] store" for a program counter of CPU `cpu`, for the watchdog. */
+/** "thread 1 steps[1] store" for a program counter of CPU `cpu`, for the watchdog. */
 export function stepName(spec: ScenarioSpec, image: Int32Array, cpu: number, pc: number): string {
-  const p = spec.programs[cpu];
+  const p = spec.cpus[cpu];
   if (p === undefined || pc < 0) return "-";
   const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
-  const part = pc < (image[t + 1] as number) ? "init" : "body";
+  const part = pc < (image[t + 1] as number) ? "init" : "steps";
   const i = (pc - (image[part === "init" ? t : t + 2] as number)) / INSN_WORDS;
   return `${p.name} ${part}[${i}] ${p[part][i]?.op ?? "?"}`;
 }
@@ -85,9 +85,9 @@ export function resolveKernels(scenario: ScenarioSpec, names: string[]): string[
 }
 
 export function checkCpus(scenario: ScenarioSpec, cpus: number): void {
-  if (cpus < scenario.cpus || cpus > MAX_CPUS) {
+  if (cpus < scenario.cpus.length || cpus > MAX_CPUS) {
     throw new UsageError(
-      `--cpus: scenario ${scenario.name} needs at least ${scenario.cpus} CPUs and the machine holds at most ${MAX_CPUS}, got ${cpus}`,
+      `--cpus: scenario ${scenario.name} needs at least ${scenario.cpus.length} CPUs and the machine holds at most ${MAX_CPUS}, got ${cpus}`,
     );
   }
 }

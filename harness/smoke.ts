@@ -3,9 +3,9 @@
  * kernel must lose writes, and the fixed kernel must lose none and fault instead (proof that
  * the window was exercised, not skipped).
  */
-import { SCENARIOS } from "../lib/scenarios/index.js";
+import { builtinScenarios } from "./scenarios.js";
 import { table } from "./format.js";
-import { parseDuration } from "./units.js";
+import { parseDuration } from "../lib/units.js";
 import { runScenario } from "./run.js";
 
 export interface SmokeCheck {
@@ -29,7 +29,7 @@ export interface SmokeOptions {
 
 export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
-  for (const s of SCENARIOS) {
+  for (const s of builtinScenarios()) {
     const delays = new Map(
       Object.entries(s.widen).map(([p, d]) => [p, parseDuration(d, `${s.name} widen ${p}`)]),
     );
@@ -43,7 +43,7 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
         kernels: [kernel],
         trials,
         durationMs: 0,
-        cpus: s.cpus,
+        cpus: s.cpus.length,
         params: {},
         delays,
         seed: opts.seed,

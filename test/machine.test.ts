@@ -8,7 +8,7 @@ const base = (scenario: ScenarioSpec, o: Partial<RunOptions> = {}): RunOptions =
   kernels: [],
   trials: 2000,
   durationMs: 0,
-  cpus: scenario.cpus,
+  cpus: scenario.cpus.length,
   params: {},
   delays: new Map(),
   seed: 1,
@@ -23,14 +23,13 @@ const shootdown: ScenarioSpec = {
   name: "test-shootdown",
   description: "munmap on one CPU must shoot down the other CPU's TLB entry",
   source: "test",
-  cpus: 2,
   kernels: ["v4.9-rc4", "5d1904204c99"],
   params: { pages: { description: "pages", default: 1, min: 1, max: 4 } },
-  programs: [
+  cpus: [
     {
       name: "unmapper",
       init: [{ op: "mmap", at: "X", pages: "$pages" }],
-      body: [
+      steps: [
         { op: "wait", flag: "stored" },
         { op: "munmap", at: "X", pages: "$pages" },
         { op: "signal", flag: "unmapped" },
@@ -39,7 +38,7 @@ const shootdown: ScenarioSpec = {
     {
       name: "writer",
       init: [],
-      body: [
+      steps: [
         { op: "store", at: "X", page: 0, value: 1, result: "w1" },
         { op: "signal", flag: "stored" },
         { op: "wait", flag: "unmapped" },
@@ -71,9 +70,13 @@ test.serial("the watchdog stops a stuck run and says what each CPU waits for", a
   const stuck: ScenarioSpec = {
     ...shootdown,
     name: "test-stuck",
-    programs: [
-      { name: "waiter", init: [], body: [{ op: "wait", flag: "never" }] },
-      { name: "idle", init: [], body: [{ op: "store", at: "X", page: 0, value: 1, result: "w1" }] },
+    cpus: [
+      { name: "waiter", init: [], steps: [{ op: "wait", flag: "never" }] },
+      {
+        name: "idle",
+        init: [],
+        steps: [{ op: "store", at: "X", page: 0, value: 1, result: "w1" }],
+      },
     ],
     outcome: [{ name: "w1", cpu: 1, reg: "w1", kind: "result" }],
     forbidden: [],
@@ -85,7 +88,7 @@ test.serial("the watchdog stops a stuck run and says what each CPU waits for", a
   t.true(Date.now() - started < 5000, "stopped promptly");
   const states = err.states;
   t.regex(states[0]?.waiting ?? "", /signal/);
-  t.is(states[0]?.stepName, "waiter body[0] wait");
+  t.is(states[0]?.stepName, "waiter steps[0] wait");
   t.regex(
     states[1]?.waiting ?? "",
     /barrier/,
@@ -98,13 +101,13 @@ test.serial("a CPU that throws (a model bug) is reported, not a hang", async (t)
     ...shootdown,
     name: "test-broken",
     params: { pages: { description: "pages", default: 2, min: 1, max: 4 } },
-    programs: [
+    cpus: [
       {
         name: "partial-unmapper",
         init: [{ op: "mmap", at: "X", pages: "$pages" }],
-        body: [{ op: "munmap", at: "X", pages: 1 }], // VMA split: not modelled, throws
+        steps: [{ op: "munmap", at: "X", pages: 1 }], // VMA split: not modelled, throws
       },
-      { name: "idle", init: [], body: [] },
+      { name: "idle", init: [], steps: [] },
     ],
     outcome: [],
     forbidden: [],

@@ -3,7 +3,9 @@
  */
 import test from "ava";
 import { runScenario, type RunOptions } from "../harness/run.js";
-import { mremapMkclean } from "../lib/scenarios/mremap-mkclean.js";
+import { findScenario } from "../harness/scenarios.js";
+
+const mremapMkclean = findScenario("mremap-mkclean");
 
 const WIDEN = new Map([["move_ptes:unlocked", 100_000]]);
 

@@ -5,7 +5,7 @@
 import { Command } from "commander";
 import { defaultResultPath, writeJsonAtomic } from "../results.js";
 import { machineInfo } from "../sysinfo.js";
-import { parseCount } from "../units.js";
+import { parseCount } from "../../lib/units.js";
 import { formatSeedBench, seedBench } from "./seed.js";
 
 const program = new Command()

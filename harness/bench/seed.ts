@@ -2,7 +2,7 @@
  * The seed benchmark: harness speed (trials/s) for both kernels at 2 CPUs, 1 page and 1024
  * pages; the natural-timing lost-write rate; time to the first lost write, natural and widened.
  */
-import { mremapMkclean } from "../../lib/scenarios/mremap-mkclean.js";
+import { findScenario } from "../scenarios.js";
 import { table } from "../format.js";
 import { runScenario } from "../run.js";
 import { machineInfo } from "../sysinfo.js";
@@ -30,7 +30,7 @@ export async function seedBench(secondsPerCell: number, seed: number): Promise<S
   ];
   for (const [pages, delays] of cells) {
     const r = await runScenario({
-      scenario: mremapMkclean,
+      scenario: findScenario("mremap-mkclean"),
       kernels: [],
       trials: 0,
       durationMs: secondsPerCell * 1000,

@@ -1,6 +1,6 @@
 /**
  * Turn a scenario (data) and its parameters into the program image the CPUs run. Every error
- * names the place in the scenario ("programs[0].body[3].page") and what was expected.
+ * names the place in the scenario ("cpus[0].steps[3].page") and what was expected.
  */
 import {
   MAX_CPUS,
@@ -95,10 +95,9 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   const regions = regionsFor(pages);
   if (regions.Y + pages * PAGE_SIZE > TASK_SIZE)
     throw new ScenarioError(`pages=${pages} does not fit the address space`);
-  if (spec.programs.length > MAX_CPUS)
-    throw new ScenarioError(`programs: at most ${MAX_CPUS} CPUs`);
+  if (spec.cpus.length > MAX_CPUS) throw new ScenarioError(`cpus: at most ${MAX_CPUS} CPUs`);
   const img = new Int32Array(PROGRAM_WORDS);
-  img[IMG_NCPUS] = spec.programs.length;
+  img[IMG_NCPUS] = spec.cpus.length;
   img[IMG_FILE_PAGES] = pages;
 
   const arg = (a: Arg, where: string): number => {
@@ -108,7 +107,7 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
       throw new ScenarioError(`${where}: unknown parameter ${a}`);
     return v;
   };
-  const regs = spec.programs.map(() => new Map<string, number>());
+  const regs = spec.cpus.map(() => new Map<string, number>());
   const reg = (cpu: number, name: string, where: string, define: boolean): number => {
     const m = regs[cpu] as Map<string, number>;
     let r = m.get(name);
@@ -191,13 +190,13 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
         );
     }
   };
-  spec.programs.forEach((p, cpu) => {
+  spec.cpus.forEach((p, cpu) => {
     const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
     img[t] = pc;
-    p.init.forEach((s, i) => emitStep(cpu, s, `programs[${cpu}].init[${i}]`));
+    p.init.forEach((s, i) => emitStep(cpu, s, `cpus[${cpu}].init[${i}]`));
     img[t + 1] = pc;
     img[t + 2] = pc;
-    p.body.forEach((s, i) => emitStep(cpu, s, `programs[${cpu}].body[${i}]`));
+    p.steps.forEach((s, i) => emitStep(cpu, s, `cpus[${cpu}].steps[${i}]`));
     img[t + 3] = pc;
   });
 
@@ -209,7 +208,7 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   spec.outcome.forEach((f, i) => {
     const where = `outcome[${i}]`;
     const at = IMG_FIELDS + i * IMG_FIELD_WORDS;
-    if (f.cpu < 0 || f.cpu >= spec.programs.length)
+    if (f.cpu < 0 || f.cpu >= spec.cpus.length)
       throw new ScenarioError(`${where}.cpu: no CPU ${f.cpu}`);
     img[at] = f.cpu;
     img[at + 1] = reg(f.cpu, f.reg, where, false);
@@ -278,8 +277,8 @@ function storedValue(
   result: string,
   arg: (a: Arg, w: string) => number,
 ): number {
-  const p = spec.programs[cpu];
-  const s = [...(p?.init ?? []), ...(p?.body ?? [])].find(
+  const p = spec.cpus[cpu];
+  const s = [...(p?.init ?? []), ...(p?.steps ?? [])].find(
     (x) => x.op === "store" && x.result === result,
   );
   if (s === undefined || s.op !== "store")

@@ -1,11 +1,4 @@
-/** The built-in scenarios. */
-import { mremapMkclean } from "./mremap-mkclean.js";
-import type { ScenarioSpec } from "./types.js";
-
+/** Scenarios are data: see types.ts for the format, validate.ts for its checks. */
 export type { ScenarioSpec } from "./types.js";
-
-export const SCENARIOS: readonly ScenarioSpec[] = [mremapMkclean];
-
-export function findScenario(name: string): ScenarioSpec | undefined {
-  return SCENARIOS.find((s) => s.name === name);
-}
+export { compile, ScenarioError } from "./compile.js";
+export { validateScenario } from "./validate.js";

@@ -1,6 +1,7 @@
 /**
  * A scenario is data: per-CPU user programs, the parameters they take, the outcome to record
- * (litmus-style) and the forbidden outcomes. Nothing in it is code.
+ * (litmus-style), the forbidden outcomes and the verdict each kernel should give. Scenario
+ * files (scenarios/*.json) hold exactly this shape; nothing in them is evaluated as code.
  */
 
 /** A number, or "$name" for a parameter. */
@@ -17,8 +18,24 @@ export type Step =
   | { op: "load"; at: Region; page: Arg; into: string }
   | { op: "fadvise"; advice: "dontneed" }
   | { op: "pread"; page: Arg; into: string }
+  | { op: "ftruncate"; pages: Arg }
+  | { op: "alloc"; value: Arg }
   | { op: "signal"; flag: string }
   | { op: "wait"; flag: string };
+
+export const OPS = [
+  "mmap",
+  "munmap",
+  "mremap",
+  "store",
+  "load",
+  "fadvise",
+  "pread",
+  "ftruncate",
+  "alloc",
+  "signal",
+  "wait",
+] as const;
 
 export interface CpuProgram {
   /** Who this is in the reproducer ("thread 1"). */
@@ -26,7 +43,7 @@ export interface CpuProgram {
   /** Set-up steps run before the start barrier (litmus "init"): not part of the race. */
   init: Step[];
   /** The racing steps, started together after the barrier and the start offsets. */
-  body: Step[];
+  steps: Step[];
 }
 
 export interface ParamSpec {
@@ -53,21 +70,28 @@ export interface LostWriteCheck {
   readback: string;
 }
 
+export type Verdict = "forbidden" | "clean";
+
 export interface ScenarioSpec {
   name: string;
   description: string;
   /** Where the race comes from. */
   source: string;
-  /** CPUs the scenario needs. */
-  cpus: number;
-  /** The kernels it compares: [buggy, fixed]. */
+  /** The kernels it is about: [buggy, fixed]. */
   kernels: [string, string];
+  /**
+   * Expected verdict on every kernel: "forbidden" (the race shows) before the fixed kernel in
+   * history, "clean" from it on, unless overridden here.
+   */
+  expect?: Record<string, Verdict>;
   params: Record<string, ParamSpec>;
-  programs: CpuProgram[];
+  cpus: CpuProgram[];
   outcome: OutcomeField[];
   /** Outcomes the fixed kernel must never show, as field name -> label. */
   forbidden: Record<string, string | number>[];
   lostWrite: LostWriteCheck[];
-  /** Delays that widen the window, for `smoke` and `--widened`. */
+  /** Count accesses through translations to freed or reused frames (see lib/mmu/frame_gen.ts). */
+  useAfterFree?: boolean;
+  /** Delays that widen the window, for `smoke` and the matrix. */
   widen: Record<string, string>;
 }

@@ -1,4 +1,4 @@
-/** Parsing of user input: durations and counts. Every error names the value and the form. */
+/** Parsing of durations and counts, for the CLI and for scenario files. Errors name the value. */
 
 export class UsageError extends Error {}
 

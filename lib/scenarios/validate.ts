@@ -1,0 +1,267 @@
+/**
+ * Validation of scenario files. Input is whatever JSON.parse returned; output is a ScenarioSpec
+ * or a ScenarioError whose message names the path inside the file ("cpus[1].steps[3].op") and
+ * what was expected there. Beyond shape, it checks meaning: registers exist, every wait can be
+ * signalled, kernels and named points exist, and the scenario compiles within the machine's
+ * limits with its default parameters.
+ */
+import { KERNELS } from "../kernels/index.js";
+import { MAX_CPUS } from "../machine/layout.js";
+import { POINTS } from "../machine/points.js";
+import { parseDuration, UsageError } from "../units.js";
+import { compile, ScenarioError } from "./compile.js";
+import { OPS, type ScenarioSpec } from "./types.js";
+
+type Json = unknown;
+
+class Checker {
+  constructor(readonly path: string) {}
+
+  fail(expected: string, got: Json): never {
+    throw new ScenarioError(
+      `${this.path || "(top level)"}: expected ${expected}, got ${show(got)}`,
+    );
+  }
+  at(key: string | number): Checker {
+    return new Checker(
+      typeof key === "number" ? `${this.path}[${key}]` : this.path ? `${this.path}.${key}` : key,
+    );
+  }
+}
+
+function show(v: Json): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+const isObj = (v: Json): v is Record<string, Json> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** An object with these keys; optional "any" allows any other key (a map). */
+function obj(
+  c: Checker,
+  v: Json,
+  required: string[],
+  optional: string[] | "any" = [],
+): Record<string, Json> {
+  if (!isObj(v)) c.fail("an object", v);
+  for (const k of required) if (!(k in v)) c.at(k).fail(`a value (required)`, undefined);
+  if (optional === "any") return v;
+  for (const k of Object.keys(v)) {
+    if (!required.includes(k) && !optional.includes(k)) {
+      c.at(k).fail(`no such key (allowed: ${[...required, ...optional].join(", ")})`, v[k]);
+    }
+  }
+  return v;
+}
+
+function str(c: Checker, v: Json, pattern?: RegExp, what = "a string"): string {
+  if (typeof v !== "string" || v.length === 0 || (pattern !== undefined && !pattern.test(v)))
+    c.fail(what, v);
+  return v;
+}
+
+function int(c: Checker, v: Json, min = -0x80000000, max = 0x7fffffff): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    c.fail(`an integer from ${min} to ${max}`, v);
+  }
+  return v;
+}
+
+function arr(c: Checker, v: Json, max: number): Json[] {
+  if (!Array.isArray(v)) c.fail("an array", v);
+  if (v.length > max) c.fail(`at most ${max} entries`, `${v.length} entries`);
+  return v;
+}
+
+function oneOf<T extends string>(c: Checker, v: Json, options: readonly T[]): T {
+  if (typeof v !== "string" || !(options as readonly string[]).includes(v)) {
+    c.fail(`one of ${options.join(", ")}`, v);
+  }
+  return v as T;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+const PARAM_REF = /^\$[a-z_][a-z0-9_]*$/i;
+
+function arg(c: Checker, v: Json, params: Set<string>): number | string {
+  if (typeof v === "number") return int(c, v);
+  if (typeof v === "string" && PARAM_REF.test(v)) {
+    if (!params.has(v.slice(1)))
+      c.fail(`a number or a declared parameter (${[...params].map((p) => `$${p}`).join(", ")})`, v);
+    return v;
+  }
+  return c.fail('a number or "$param"', v);
+}
+
+const REGIONS = ["X", "Y"] as const;
+
+/** The fields each op takes, and how to check them. */
+const STEP_FIELDS: Record<
+  (typeof OPS)[number],
+  Record<string, "region" | "arg" | "reg" | "flag" | "advice">
+> = {
+  mmap: { at: "region", pages: "arg" },
+  munmap: { at: "region", pages: "arg" },
+  mremap: { from: "region", to: "region", pages: "arg" },
+  store: { at: "region", page: "arg", value: "arg", result: "reg" },
+  load: { at: "region", page: "arg", into: "reg" },
+  fadvise: { advice: "advice" },
+  pread: { page: "arg", into: "reg" },
+  ftruncate: { pages: "arg" },
+  alloc: { value: "arg" },
+  signal: { flag: "flag" },
+  wait: { flag: "flag" },
+};
+
+export function validateScenario(input: Json): ScenarioSpec {
+  const top = new Checker("");
+  const o = obj(
+    top,
+    input,
+    [
+      "name",
+      "description",
+      "source",
+      "kernels",
+      "params",
+      "cpus",
+      "outcome",
+      "forbidden",
+      "lostWrite",
+      "widen",
+    ],
+    ["expect", "useAfterFree", "$comment"],
+  );
+  str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
+  str(top.at("description"), o.description);
+  str(top.at("source"), o.source);
+  const kernelNames = KERNELS.map((k) => k.name);
+  const kernels = arr(top.at("kernels"), o.kernels, 2);
+  if (kernels.length !== 2) top.at("kernels").fail("[buggy kernel, fixed kernel]", o.kernels);
+  kernels.forEach((k, i) => oneOf(top.at("kernels").at(i), k, kernelNames));
+  if (o.expect !== undefined) {
+    const e = obj(top.at("expect"), o.expect, [], kernelNames);
+    for (const [k, v] of Object.entries(e))
+      oneOf(top.at("expect").at(k), v, ["forbidden", "clean"] as const);
+  }
+  if (o.useAfterFree !== undefined && typeof o.useAfterFree !== "boolean")
+    top.at("useAfterFree").fail("true or false", o.useAfterFree);
+
+  const params = new Set<string>();
+  const p = obj(top.at("params"), o.params, [], "any");
+  for (const [name, spec] of Object.entries(p)) {
+    const c = top.at("params").at(name);
+    if (!/^[a-z_][a-z0-9_]*$/i.test(name))
+      c.fail("a parameter name of letters, digits and '_'", name);
+    const ps = obj(c, spec, ["description", "default", "min", "max"]);
+    str(c.at("description"), ps.description);
+    const min = int(c.at("min"), ps.min, 0);
+    int(c.at("default"), ps.default, min);
+    if (typeof ps.max === "string") {
+      if (!PARAM_REF.test(ps.max) || !(ps.max.slice(1) in p))
+        c.at("max").fail('a number or "$param"', ps.max);
+    } else int(c.at("max"), ps.max, min);
+    params.add(name);
+  }
+
+  const cpus = arr(top.at("cpus"), o.cpus, MAX_CPUS);
+  if (cpus.length === 0) top.at("cpus").fail("at least one CPU", o.cpus);
+  const regs = cpus.map(() => new Set<string>());
+  const signals = new Set<string>();
+  const waits: [Checker, string][] = [];
+  cpus.forEach((cpu, ci) => {
+    const c = top.at("cpus").at(ci);
+    const co = obj(c, cpu, ["name", "steps"], ["init"]);
+    str(c.at("name"), co.name);
+    for (const part of ["init", "steps"] as const) {
+      if (co[part] === undefined) continue;
+      arr(c.at(part), co[part], 64).forEach((step, si) => {
+        const sc: Checker = c.at(part).at(si);
+        if (!isObj(step)) sc.fail("a step object", step);
+        const op = oneOf(sc.at("op"), step.op, OPS);
+        const fields = STEP_FIELDS[op];
+        obj(sc, step, ["op", ...Object.keys(fields)]);
+        for (const [f, kind] of Object.entries(fields)) {
+          const fc = sc.at(f);
+          const v = step[f];
+          if (kind === "region") oneOf(fc, v, REGIONS);
+          else if (kind === "arg") arg(fc, v, params);
+          else if (kind === "advice") oneOf(fc, v, ["dontneed"] as const);
+          else if (kind === "reg") regs[ci]?.add(str(fc, v, NAME, "a register name"));
+          else {
+            const flag = str(fc, v, NAME, "a flag name");
+            if (op === "signal") signals.add(flag);
+            else waits.push([fc, flag]);
+          }
+        }
+      });
+    }
+  });
+  for (const [c, flag] of waits) {
+    if (!signals.has(flag))
+      c.fail(
+        `a flag some CPU signals (this wait could never end; signalled: ${[...signals].join(", ") || "none"})`,
+        flag,
+      );
+  }
+
+  const regOf = (c: Checker, cpu: number, name: Json): void => {
+    if (!regs[cpu]?.has(str(c, name))) {
+      c.fail(
+        `a register that CPU ${cpu} sets (${[...(regs[cpu] ?? [])].join(", ") || "none"})`,
+        name,
+      );
+    }
+  };
+  const fieldNames = new Set<string>();
+  arr(top.at("outcome"), o.outcome, 8).forEach((f, i) => {
+    const c = top.at("outcome").at(i);
+    const fo = obj(c, f, ["name", "cpu", "reg", "kind"], ["values"]);
+    fieldNames.add(str(c.at("name"), fo.name, NAME, "a field name"));
+    const cpu = int(c.at("cpu"), fo.cpu, 0);
+    if (cpu >= cpus.length) c.at("cpu").fail(`a CPU of this scenario (0..${cpus.length - 1})`, cpu);
+    regOf(c.at("reg"), cpu, fo.reg);
+    const kind = oneOf(c.at("kind"), fo.kind, ["result", "value"] as const);
+    if (kind === "value")
+      arr(c.at("values"), fo.values, 11).forEach((v, j) => int(c.at("values").at(j), v));
+    else if (fo.values !== undefined)
+      c.at("values").fail('nothing (only "value" fields list values)', fo.values);
+  });
+  arr(top.at("forbidden"), o.forbidden, 16).forEach((fb, i) => {
+    const c: Checker = top.at("forbidden").at(i);
+    if (!isObj(fb)) c.fail("an object of field name -> label", fb);
+    for (const [k, v] of Object.entries(fb)) {
+      if (!fieldNames.has(k)) c.at(k).fail(`an outcome field (${[...fieldNames].join(", ")})`, k);
+      if (typeof v !== "string" && typeof v !== "number") c.at(k).fail("a label or a number", v);
+    }
+  });
+  arr(top.at("lostWrite"), o.lostWrite, 4).forEach((lw, i) => {
+    const c = top.at("lostWrite").at(i);
+    const l = obj(c, lw, ["cpu", "stores", "readback"]);
+    const cpu = int(c.at("cpu"), l.cpu, 0, cpus.length - 1);
+    arr(c.at("stores"), l.stores, 6).forEach((s, j) => regOf(c.at("stores").at(j), cpu, s));
+    regOf(c.at("readback"), cpu, l.readback);
+  });
+  const w = obj(top.at("widen"), o.widen, [], [...POINTS]);
+  for (const [point, d] of Object.entries(w)) {
+    try {
+      parseDuration(str(top.at("widen").at(point), d), "duration");
+    } catch (e) {
+      if (e instanceof UsageError) top.at("widen").at(point).fail("a duration such as 100us", d);
+      throw e;
+    }
+  }
+
+  const spec = input as ScenarioSpec;
+  spec.cpus.forEach((c) => (c.init ??= []));
+  try {
+    compile(spec, {});
+  } catch (e) {
+    if (e instanceof ScenarioError)
+      throw new ScenarioError(`with default parameters: ${e.message}`);
+    throw e;
+  }
+  return spec;
+}
