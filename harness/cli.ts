@@ -12,6 +12,7 @@ import { CpuFailure, WatchdogError } from "./machine.js";
 import { defaultResultPath, writeJsonAtomic } from "./results.js";
 import { parseDelay, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
+import { formatMatrix, matrix } from "./matrix.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -205,6 +206,60 @@ program
     if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
     else process.stdout.write(`${formatRun(result)}\nresult: ${path}\n`);
   });
+
+program
+  .command("matrix")
+  .description("every scenario on every kernel variant (widened windows), against kernel history")
+  .option("--scenario <name>", "only this scenario; repeatable", collect, [])
+  .option("--kernel <name>", "only this kernel; repeatable", collect, [])
+  .option("--trials <n>", "trials per cell", "2000")
+  .option("--natural", "no injected delays (buggy cells may then show nothing)")
+  .option("--seed <n>", "seed of the start offsets", "1")
+  .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option("--out <file>", "where to write the result JSON (default results/matrix-<time>.json)")
+  .action(
+    async (o: {
+      scenario: string[];
+      kernel: string[];
+      trials: string;
+      natural?: boolean;
+      seed: string;
+      watchdog: string;
+      json?: boolean;
+      out?: string;
+    }) => {
+      const scenarios = o.scenario.length === 0 ? builtinScenarios() : o.scenario.map(findScenario);
+      const kernels = o.kernel.length === 0 ? KERNELS.map((k) => k.name) : o.kernel;
+      for (const k of kernels) {
+        if (!KERNELS.some((x) => x.name === k)) {
+          throw new UsageError(
+            `unknown kernel "${k}" (valid: ${KERNELS.map((x) => x.name).join(", ")})`,
+          );
+        }
+      }
+      const result = await matrix({
+        scenarios,
+        kernels,
+        trials: parseCount(o.trials, "--trials"),
+        natural: o.natural === true,
+        seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
+        watchdogMs: parseDuration(o.watchdog, "--watchdog", "s") / 1e6,
+        command,
+        stopRequested: stopOnSigint(),
+        onCell: (c) => {
+          if (!o.json && !process.stdout.isTTY) return;
+          if (!o.json) process.stderr.write(`\r  ${c.scenario} on ${c.kernel}: done\x1b[K`);
+        },
+      });
+      if (!o.json && process.stdout.isTTY) process.stderr.write("\r\x1b[K");
+      const path = o.out ?? defaultResultPath("matrix", "all", new Date(result.startedAt));
+      writeJsonAtomic(path, result);
+      if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+      else process.stdout.write(`${formatMatrix(result)}\n\nresult: ${path}\n`);
+      process.exitCode = result.cells.every((c) => c.matches) ? 0 : 1;
+    },
+  );
 
 program
   .command("smoke")

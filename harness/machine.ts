@@ -11,6 +11,7 @@ import {
   CFG_NR_CPUS,
   CFG_OFFSET_MAX_NS,
   CFG_SEED,
+  CFG_SLEEPING_DELAYS,
   CFG_SPIN_LIMIT,
   CFG_TRIALS,
   CMD_EXIT,
@@ -35,6 +36,8 @@ import {
   NR_POINTS_MAX,
   ST_FAULTS,
   ST_FIRST_LOST_TRIAL,
+  ST_FIRST_UAF_TRIAL,
+  ST_UAF,
   ST_LOST,
   ST_OUTCOMES,
   ST_TRIALS,
@@ -60,6 +63,9 @@ export interface BatchStats {
   trials: number;
   lostWrites: number;
   faults: number;
+  /** Trials with at least one access through a translation to a freed or reused frame. */
+  useAfterFree: number;
+  firstUafTrial: number | null;
   outcomes: number[];
   firstLostTrial: number | null;
   firstLostMs: number | null;
@@ -188,6 +194,7 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_SEED, cfg.seed | 0);
     Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.offsetMaxNs);
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
+    Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, this.nrCpus > availableParallelism() ? 1 : 0);
     const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
     for (let p = 0; p < NR_POINTS_MAX; p++)
       f64[F64_DELAYS_MS + p] = (cfg.delaysNs.get(p) ?? 0) / 1e6;
@@ -254,6 +261,11 @@ export class Machine {
       trials: Atomics.load(mem, L.stats + ST_TRIALS),
       lostWrites: Atomics.load(mem, L.stats + ST_LOST),
       faults: Atomics.load(mem, L.stats + ST_FAULTS),
+      useAfterFree: Atomics.load(mem, L.stats + ST_UAF),
+      firstUafTrial:
+        Atomics.load(mem, L.stats + ST_FIRST_UAF_TRIAL) < 0
+          ? null
+          : Atomics.load(mem, L.stats + ST_FIRST_UAF_TRIAL),
       outcomes: Array.from(
         mem.subarray(L.stats + ST_OUTCOMES, L.stats + ST_OUTCOMES + NR_OUTCOMES),
       ),

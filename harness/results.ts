@@ -12,6 +12,9 @@ export interface RunResult {
   trials: number;
   lostWrites: number;
   faults: number;
+  /** Trials with at least one use-after-free access (0 unless the scenario checks for them). */
+  useAfterFree: number;
+  firstUseAfterFreeTrial: number | null;
   outcomes: Record<string, number>;
   forbiddenOutcomes: string[];
   trialsPerSecond: number;

@@ -169,6 +169,8 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         trials: s.trials,
         lostWrites: s.lostWrites,
         faults: s.faults,
+        useAfterFree: s.useAfterFree,
+        firstUseAfterFreeTrial: s.firstUafTrial,
         outcomes,
         forbiddenOutcomes: compiled.outcomeLabels.filter((_, i) => compiled.forbidden[i]),
         trialsPerSecond: s.elapsedMs > 0 ? Math.round((s.trials / s.elapsedMs) * 1000) : 0,

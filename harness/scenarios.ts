@@ -28,7 +28,8 @@ export function parseScenario(text: string, path: string): ScenarioSpec {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`);
+    // Node quotes the surrounding source, newlines included: keep the error on one line.
+    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message.replace(/\s+/g, " ")}`);
   }
   try {
     return validateScenario(json);

@@ -5,7 +5,7 @@
  */
 import { builtinScenarios } from "./scenarios.js";
 import { table } from "./format.js";
-import { parseDuration } from "../lib/units.js";
+import { widenDelays } from "./matrix.js";
 import { runScenario } from "./run.js";
 
 export interface SmokeCheck {
@@ -13,7 +13,8 @@ export interface SmokeCheck {
   kernel: string;
   role: "buggy" | "fixed";
   trials: number;
-  lostWrites: number;
+  /** Trials with a lost write or a use-after-free access. */
+  forbidden: number;
   faults: number;
   ok: boolean;
   expectation: string;
@@ -30,9 +31,7 @@ export interface SmokeOptions {
 export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
   for (const s of builtinScenarios()) {
-    const delays = new Map(
-      Object.entries(s.widen).map(([p, d]) => [p, parseDuration(d, `${s.name} widen ${p}`)]),
-    );
+    const delays = widenDelays(s);
     const [buggy, fixed] = s.kernels;
     for (const [kernel, role, trials] of [
       [buggy, "buggy", opts.buggyTrials],
@@ -52,16 +51,17 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
       });
       const run = r.runs[0];
       if (run === undefined) throw new Error(`smoke: no run for ${s.name} on ${kernel}`);
-      const ok = role === "buggy" ? run.lostWrites > 0 : run.lostWrites === 0 && run.faults > 0;
+      const forbidden = run.lostWrites + run.useAfterFree;
+      const ok = role === "buggy" ? forbidden > 0 : forbidden === 0 && run.faults > 0;
       checks.push({
         scenario: s.name,
         kernel,
         role,
         trials: run.trials,
-        lostWrites: run.lostWrites,
+        forbidden,
         faults: run.faults,
         ok,
-        expectation: role === "buggy" ? "loses writes" : "loses none, faults instead",
+        expectation: role === "buggy" ? "shows the race" : "never; faults instead",
       });
     }
   }
@@ -71,13 +71,13 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
 export function formatSmoke(checks: SmokeCheck[]): string {
   return table(
     [
-      ["scenario", "kernel", "expected", "trials", "lost writes", "faults", "verdict"],
+      ["scenario", "kernel", "expected", "trials", "forbidden", "faults", "verdict"],
       ...checks.map((c) => [
         c.scenario,
         c.kernel,
         c.expectation,
         String(c.trials),
-        String(c.lostWrites),
+        String(c.forbidden),
         String(c.faults),
         c.ok ? "PASS" : "FAIL",
       ]),

@@ -29,7 +29,8 @@ import { flush_tlb_range } from "../mmu/shootdown.js";
 import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import type { Kernel } from "./kernel.js";
+import { zap_pte_range } from "../mm/memory.js";
+import type { Kernel, MovePtes } from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
 function move_ptes(
@@ -78,48 +79,53 @@ function move_ptes(
   return !force_flush;
 }
 
-function move_page_tables(
-  cpu: Cpu,
-  vma: number,
-  old_addr: number,
-  new_vma: number,
-  new_addr: number,
-  len: number,
-  need_rmap_locks: boolean,
-): number {
-  const old_end = old_addr + len;
-  let need_flush = false;
-  let extent = 0;
-  for (; old_addr < old_end; old_addr += extent, new_addr += extent) {
-    let next = (old_addr + PMD_SIZE) & PMD_MASK;
-    extent = next - old_addr;
-    if (extent > old_end - old_addr) extent = old_end - old_addr;
-    const old_pmd = get_old_pmd(cpu, old_addr);
-    if (old_pmd < 0) continue;
-    const new_pmd = alloc_new_pmd(cpu, new_addr);
-    next = (new_addr + PMD_SIZE) & PMD_MASK;
-    if (extent > next - new_addr) extent = next - new_addr;
-    if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
-    if (
-      move_ptes(
-        cpu,
-        vma,
-        old_pmd,
-        old_addr,
-        old_addr + extent,
-        new_vma,
-        new_pmd,
-        new_addr,
-        need_rmap_locks,
-      )
-    ) {
-      need_flush = true;
+/**
+ * move_page_tables() as of 5d1904204c99 (and its follow-up), over the move_ptes() given: the
+ * final range flush happens only if some extent did not flush for itself.
+ */
+export const make_move_page_tables = (move_ptes: MovePtes): Kernel["move_page_tables"] =>
+  function move_page_tables(
+    cpu: Cpu,
+    vma: number,
+    old_addr: number,
+    new_vma: number,
+    new_addr: number,
+    len: number,
+    need_rmap_locks: boolean,
+  ): number {
+    const old_end = old_addr + len;
+    let need_flush = false;
+    let extent = 0;
+    for (; old_addr < old_end; old_addr += extent, new_addr += extent) {
+      let next = (old_addr + PMD_SIZE) & PMD_MASK;
+      extent = next - old_addr;
+      if (extent > old_end - old_addr) extent = old_end - old_addr;
+      const old_pmd = get_old_pmd(cpu, old_addr);
+      if (old_pmd < 0) continue;
+      const new_pmd = alloc_new_pmd(cpu, new_addr);
+      next = (new_addr + PMD_SIZE) & PMD_MASK;
+      if (extent > next - new_addr) extent = next - new_addr;
+      if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+      if (
+        move_ptes(
+          cpu,
+          vma,
+          old_pmd,
+          old_addr,
+          old_addr + extent,
+          new_vma,
+          new_pmd,
+          new_addr,
+          need_rmap_locks,
+        )
+      ) {
+        need_flush = true;
+      }
     }
-  }
-  cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH);
-  if (need_flush) flush_tlb_range(cpu, old_end - len, old_addr);
-  return len + old_addr - old_end;
-}
+    cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH);
+    if (need_flush) flush_tlb_range(cpu, old_end - len, old_addr);
+    return len + old_addr - old_end;
+  };
 
 export const k5d1904204c99: Kernel = {
   name: "5d1904204c99",
@@ -127,5 +133,6 @@ export const k5d1904204c99: Kernel = {
   title: "mremap: fix race between mremap() and page cleanning",
   summary:
     "move_ptes() flushes before dropping the old PTL if any moved PTE was dirty (tested before ptep_get_and_clear); need_flush otherwise",
-  move_page_tables,
+  move_page_tables: make_move_page_tables(move_ptes),
+  zap_pte_range,
 };

@@ -1,5 +1,6 @@
 /** A kernel variant: a named point in history, and the functions that differ there. */
 import type { Cpu } from "../machine/cpu.js";
+import type { MmuGather } from "../mm/tlb_gather.js";
 
 export interface Kernel {
   /** The name users pass to --kernel. */
@@ -20,4 +21,19 @@ export interface Kernel {
     len: number,
     need_rmap_locks: boolean,
   ): number;
+  /** mm/memory.c: zap_pte_range() of this version, for [addr, end) in one PTE table. */
+  zap_pte_range(cpu: Cpu, tlb: MmuGather, pmdp: number, addr: number, end: number): number;
 }
+
+/** The move_ptes() of a version that reports *need_flush (5d1904204c99 and its follow-up). */
+export type MovePtes = (
+  cpu: Cpu,
+  vma: number,
+  old_pmd: number,
+  old_addr: number,
+  old_end: number,
+  new_vma: number,
+  new_pmd: number,
+  new_addr: number,
+  need_rmap_locks: boolean,
+) => boolean;

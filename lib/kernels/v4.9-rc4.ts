@@ -16,6 +16,7 @@ import { flush_tlb_range } from "../mmu/shootdown.js";
 import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { zap_pte_range } from "../mm/memory.js";
 import type { Kernel } from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. */
@@ -54,7 +55,7 @@ function move_ptes(
   if (need_rmap_locks) drop_rmap_locks(cpu);
 }
 
-function move_page_tables(
+export function move_page_tables(
   cpu: Cpu,
   vma: number,
   old_addr: number,
@@ -101,4 +102,5 @@ export const v4_9_rc4: Kernel = {
   summary:
     "move_page_tables() flushes the old range once, after every extent has been moved and every PTL dropped (race with page_mkclean open)",
   move_page_tables,
+  zap_pte_range,
 };

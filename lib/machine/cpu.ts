@@ -5,6 +5,7 @@
  * injected delay (the model's msleep()).
  */
 import {
+  CFG_SLEEPING_DELAYS,
   F64_DELAYS_MS,
   F64_SLOTS,
   CPU_FLUSHES,
@@ -50,8 +51,12 @@ export class Cpu extends Waiter {
     service_flush_ipis(this);
   }
 
+  /** Injected delays sleep instead of spinning (set when CPUs outnumber cores). */
+  sleepingDelays = false;
+
   /** Read the batch's injected delays (milliseconds, Float64 slots of the buffer). */
   loadDelays(): void {
+    this.sleepingDelays = Atomics.load(this.mem, this.L.cfg + CFG_SLEEPING_DELAYS) !== 0;
     const f64 = new Float64Array(this.mem.buffer, 0, F64_SLOTS);
     for (let i = 0; i < NR_POINTS_MAX; i++) this.delayMs[i] = f64[F64_DELAYS_MS + i] as number;
   }
@@ -70,8 +75,11 @@ export class Cpu extends Waiter {
     const mem = this.mem;
     this.waitBegin(WAIT_DELAY, point);
     const until = this.now() + ms;
-    while (this.now() < until) {
+    for (let now = this.now(); now < until; now = this.now()) {
       if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
+      // With more CPUs than cores a spinning delay would keep another CPU off its core: sleep,
+      // as msleep() does; an IPI sender's ring wakes us to answer it.
+      else if (this.sleepingDelays) this.sleep(until - now);
     }
     this.waitEnd();
   }

@@ -62,13 +62,19 @@ export const CPU_FLUSHES = 12; // shootdowns initiated
 export const CPU_IPIS_SENT = 13;
 export const CPU_IPIS_SERVED = 14;
 export const CPU_ERROR = 15; // nonzero once the CPU threw
+export const CPU_UAF = 48; // accesses through stale translations to freed/reused frames, this trial
 export const CPU_REGS = 16; // NR_REGS result registers of the user program
 export const CPU_WORDS = 64;
 
-/** The TLB: one entry per virtual page, tagged with the CPU's TLB generation. */
+/**
+ * The TLB: one entry per virtual page, tagged with the CPU's TLB generation. TLB_FRAME_GEN is
+ * not hardware state: it is the oracle's note of the frame's generation when the entry was
+ * filled (see lib/mmu/frame_gen.ts).
+ */
 export const TLB_TAG = 0;
 export const TLB_ENTRY = 1;
-export const TLB_WORDS = 2;
+export const TLB_FRAME_GEN = 2;
+export const TLB_WORDS = 4;
 
 /** Control words (main thread <-> CPUs). */
 export const CTRL_CMD_SEQ = 0;
@@ -89,7 +95,8 @@ export const CFG_OFFSET_MAX_NS = 4;
 export const CFG_NR_CPUS = 5;
 export const CFG_SPIN_LIMIT = 6;
 export const CFG_FILE_PAGES = 7; // i_size of the shared file, in pages
-export const CFG_WORDS = 8;
+export const CFG_SLEEPING_DELAYS = 8; // 1: injected delays park (CPUs outnumber cores)
+export const CFG_WORDS = 16;
 export const NR_POINTS_MAX = 24;
 
 /** Statistics of the current batch, kept by CPU 0. */
@@ -97,6 +104,8 @@ export const ST_TRIALS = 0;
 export const ST_LOST = 1;
 export const ST_FAULTS = 2;
 export const ST_FIRST_LOST_TRIAL = 3; // -1 until the first lost write
+export const ST_UAF = 4; // trials with at least one use-after-free access
+export const ST_FIRST_UAF_TRIAL = 5; // -1 until the first
 export const ST_OUTCOMES = 8;
 export const ST_WORDS = ST_OUTCOMES + NR_OUTCOMES;
 
@@ -147,6 +156,10 @@ export class Layout {
   readonly pageCache: number;
   readonly backing: number;
   readonly pages: number;
+  /** The file's i_size in pages (truncate changes it), guarded by the inode lock. */
+  readonly iSize: number;
+  /** Oracle-only: per frame, a generation bumped each time the frame is freed. */
+  readonly frameGen: number;
   readonly freeTop: number;
   readonly highWater: number;
   readonly freeStack: number;
@@ -183,6 +196,8 @@ export class Layout {
     this.pageCache = alloc(s, MAX_FILE_PAGES, 16);
     this.backing = alloc(s, MAX_FILE_PAGES * FRAME_WORDS, 16);
     this.pages = alloc(s, NR_FRAMES * PAGE_WORDS, 16);
+    this.iSize = alloc(s, 1, 16);
+    this.frameGen = alloc(s, NR_FRAMES, 16);
     this.freeTop = alloc(s, 1, 16);
     this.highWater = alloc(s, 1, 16);
     this.freeStack = alloc(s, NR_FRAMES, 16);

@@ -13,6 +13,7 @@ export const POINTS = [
   "writeback:before_io", // the page is clean and under writeback, frame not yet copied out
   "zap_pte_range:unlocked", // zap_pte_range() dropped the PTL (flush may still be pending)
   "fadvise:before_invalidate", // writeback done, invalidate_mapping_pages() not yet run
+  "fadvise:start", // entry of fadvise(POSIX_FADV_DONTNEED), before any writeback
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -26,6 +27,7 @@ export const P_PAGE_MKCLEAN_DONE = 5;
 export const P_WRITEBACK_BEFORE_IO = 6;
 export const P_ZAP_PTE_RANGE_UNLOCKED = 7;
 export const P_FADVISE_BEFORE_INVALIDATE = 8;
+export const P_FADVISE_START = 9;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -3,7 +3,9 @@
  * Each instruction is a system call or a user load/store; results land in the CPU's registers.
  */
 import type { Cpu } from "./cpu.js";
-import { CPU_REGS, CPU_STEP } from "./layout.js";
+import { CPU_REGS, CPU_STEP, FRAME_WORDS } from "./layout.js";
+import { alloc_page } from "../mm/page_alloc.js";
+import { sys_ftruncate } from "../mm/truncate.js";
 import { user_load, user_store } from "../mmu/access.js";
 import { fadvise_dontneed } from "../mm/fadvise.js";
 import { do_generic_file_read, file_pages } from "../mm/filemap.js";
@@ -20,6 +22,8 @@ import {
   OP_SIGNAL,
   OP_STORE,
   OP_WAIT,
+  OP_FTRUNCATE,
+  OP_ALLOC,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
 
@@ -58,6 +62,16 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
       case OP_PREAD:
         mem[regs + c] = do_generic_file_read(cpu, a, b);
         break;
+      case OP_FTRUNCATE:
+        sys_ftruncate(cpu, a);
+        break;
+      case OP_ALLOC: {
+        // Another owner takes a page from the allocator and fills it: the free list is LIFO,
+        // so it gets the frame most recently freed.
+        const frame = L.frame(alloc_page(cpu));
+        for (let i = 0; i < FRAME_WORDS; i++) Atomics.store(mem, frame + i, a);
+        break;
+      }
       case OP_SIGNAL: {
         const flag = L.signal(a);
         Atomics.store(mem, flag, 1);

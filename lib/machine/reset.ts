@@ -7,6 +7,7 @@ import type { Cpu } from "./cpu.js";
 import {
   CFG_FILE_PAGES,
   CPU_REGS,
+  CPU_UAF,
   FRAME_WORDS,
   MAX_FILE_PAGES,
   MAX_VMAS,
@@ -36,6 +37,7 @@ export function machine_reset(cpu: Cpu): void {
   const mem = cpu.mem;
   const L = cpu.L;
   const filePages = mem[L.cfg + CFG_FILE_PAGES] as number;
+  mem[L.iSize] = filePages;
   mem.fill(0, L.pmd, L.pmd + NR_PMDS); // PTE tables are cleared when populated again
   mem.fill(0, L.vmas, L.vmas + MAX_VMAS * VMA_WORDS);
   mem[L.iMmap] = 0;
@@ -55,6 +57,8 @@ export function machine_reset(cpu: Cpu): void {
   const nprog = mem[L.program + IMG_NCPUS] as number;
   // switch_mm(): every CPU that runs a thread of the process is in mm_cpumask.
   Atomics.store(mem, L.mmCpumask, nprog >= 32 ? -1 : (1 << nprog) - 1);
-  for (let c = 0; c < L.nrCpus; c++)
+  for (let c = 0; c < L.nrCpus; c++) {
     mem.fill(REG_UNSET, L.cpu(c) + CPU_REGS, L.cpu(c) + CPU_REGS + NR_REGS);
+    mem[L.cpu(c) + CPU_UAF] = 0;
+  }
 }

@@ -28,6 +28,8 @@ import {
   F64_SLOTS,
   ST_FAULTS,
   ST_FIRST_LOST_TRIAL,
+  ST_FIRST_UAF_TRIAL,
+  ST_UAF,
   ST_LOST,
   ST_OUTCOMES,
   ST_TRIALS,
@@ -38,7 +40,7 @@ import { machine_reset, machine_reset_full } from "./reset.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS } from "../scenarios/image.js";
-import { lost_writes, outcome_index, store_faulted } from "../scenarios/oracle.js";
+import { lost_writes, outcome_index, outcome_faulted, uaf_accesses } from "../scenarios/oracle.js";
 import { barrier_wait } from "../sync/barrier.js";
 import { DEFAULT_SPIN_LIMIT, WAIT_START_OFFSET } from "../sync/waiter.js";
 
@@ -125,6 +127,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   if (leader) {
     mem.fill(0, st, st + ST_WORDS);
     mem[st + ST_FIRST_LOST_TRIAL] = -1;
+    mem[st + ST_FIRST_UAF_TRIAL] = -1;
     f64[F64_FIRST_LOST_MS] = -1;
     machine_reset_full(cpu);
     t0 = performance.now();
@@ -169,7 +172,11 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
           f64[F64_FIRST_LOST_MS] = performance.now() - t0;
         }
       }
-      if (store_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
+      if (outcome_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
+      if (uaf_accesses(mem, L) !== 0) {
+        mem[st + ST_UAF] = (mem[st + ST_UAF] as number) + 1;
+        if (mem[st + ST_FIRST_UAF_TRIAL] === -1) mem[st + ST_FIRST_UAF_TRIAL] = trial;
+      }
       Atomics.store(mem, st + ST_TRIALS, trial + 1);
     }
   }

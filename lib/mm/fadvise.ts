@@ -4,13 +4,14 @@
  * range holds, lru_add_drain_all() (nothing to drain in the model) and try once more.
  */
 import type { Cpu } from "../machine/cpu.js";
-import { P_FADVISE_BEFORE_INVALIDATE } from "../machine/points.js";
+import { P_FADVISE_BEFORE_INVALIDATE, P_FADVISE_START } from "../machine/points.js";
 import { file_pages } from "./filemap.js";
 import { write_cache_pages } from "./page-writeback.js";
 import { invalidate_mapping_pages } from "./truncate.js";
 
 /** fadvise(fd, start_index << PAGE_SHIFT, nr << PAGE_SHIFT, POSIX_FADV_DONTNEED). */
 export function fadvise_dontneed(cpu: Cpu, start_index: number, nr: number): number {
+  cpu.point(P_FADVISE_START);
   const last = file_pages(cpu) - 1;
   const end_index = Math.min(start_index + nr - 1, last);
   if (end_index < start_index) return 0;

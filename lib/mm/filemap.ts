@@ -6,7 +6,6 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import {
-  CFG_FILE_PAGES,
   FRAME_WORDS,
   MAPPING_FILE,
   PAGE_INDEX,
@@ -22,7 +21,7 @@ export const VM_FAULT_LOCKED = 0x0200;
 
 /** i_size_read() in pages. */
 export function file_pages(cpu: Cpu): number {
-  return Atomics.load(cpu.mem, cpu.L.cfg + CFG_FILE_PAGES);
+  return Atomics.load(cpu.mem, cpu.L.iSize);
 }
 
 /** find_get_page(): the cached page at `index` with a reference, or 0. */
@@ -123,9 +122,13 @@ export function filemap_fault(cpu: Cpu, index: number): number {
   }
 }
 
-/** do_generic_file_read() for one word: pread(fd, buf, 4, index * PAGE_SIZE + word * 4). */
+/**
+ * do_generic_file_read() for one word: pread(fd, buf, 4, index * PAGE_SIZE + word * 4). At or
+ * beyond i_size it reads nothing; the model returns 0.
+ */
 export function do_generic_file_read(cpu: Cpu, index: number, word: number): number {
   for (;;) {
+    if (index >= file_pages(cpu)) return 0;
     const pfn = find_get_page(cpu, index);
     if (pfn === 0) {
       page_cache_read(cpu, index); // page_cache_sync_readahead()

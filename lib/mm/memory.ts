@@ -68,9 +68,10 @@ export function __pte_alloc(cpu: Cpu, pmdp: number): void {
 
 /**
  * zap_pte_range() for addresses [addr, end) inside one PTE table, as in v3.15+ (after
- * 1cf35d47712d): a dirty file PTE forces the TLB flush *before the PTL is dropped*, so that
- * page_mkclean(), which needs the PTL, cannot clean the page while another CPU still writes
- * through a stale entry. Pages are freed only after the flush.
+ * 1cf35d47712d) through v4.9: a dirty file PTE forces the TLB flush *before the PTL is
+ * dropped*, so that page_mkclean(), which needs the PTL, cannot clean the page while another
+ * CPU still writes through a stale entry. Pages are freed only after the flush.
+ * lib/kernels/v3.14.ts has the version before.
  */
 export function zap_pte_range(
   cpu: Cpu,
@@ -128,7 +129,8 @@ export function unmap_vmas(
   for (let addr = start; addr < end;) {
     const next = Math.min(((addr >>> 21) + 1) << 21, end); // pmd_addr_end()
     const pmdp = pmd_offset(cpu.L, addr);
-    if (!pmd_none(Atomics.load(cpu.mem, pmdp))) zap_pte_range(cpu, tlb, pmdp, addr, next);
+    if (!pmd_none(Atomics.load(cpu.mem, pmdp)))
+      cpu.kernel.zap_pte_range(cpu, tlb, pmdp, addr, next);
     addr = next;
   }
 }

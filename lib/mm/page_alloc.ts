@@ -14,6 +14,7 @@ import {
   PAGE_REFCOUNT,
 } from "../machine/layout.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { bump_frame_gen } from "../mmu/frame_gen.js";
 
 export class OutOfMemoryError extends Error {}
 
@@ -46,10 +47,11 @@ export function alloc_page(cpu: Cpu): number {
   return pfn;
 }
 
-/** __free_pages(): back on the free stack. */
+/** __free_pages(): back on the free stack (LIFO: the next allocation reuses it). */
 export function free_page(cpu: Cpu, pfn: number): void {
   const mem = cpu.mem;
   const L = cpu.L;
+  bump_frame_gen(cpu, pfn); // oracle only
   spin_lock(cpu, L.zoneLock);
   const top = mem[L.freeTop] as number;
   mem[L.freeStack + top] = pfn;

@@ -10,6 +10,7 @@ import { CPU_IPI_PENDING, FRAME_WORDS, PAGE_SHIFT } from "../machine/layout.js";
 import { __do_page_fault } from "../mm/fault.js";
 import { FAULT_FLAG_WRITE } from "../mm/memory.js";
 import { __flush_tlb_single, TLB_DIRTY, TLB_WRITE, tlb_lookup } from "./tlb.js";
+import { check_frame_gen } from "./frame_gen.js";
 import { walk } from "./walker.js";
 
 const word = (addr: number): number => (addr >>> 2) & (FRAME_WORDS - 1);
@@ -27,6 +28,7 @@ export function user_store(cpu: Cpu, addr: number, value: number): number {
       e = walk(cpu, addr, true); // set D in the PTE (locked RMW), then cache D = 1
     }
     if (e !== 0) {
+      check_frame_gen(cpu, vpn, e >>> PAGE_SHIFT);
       Atomics.store(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr), value);
       return 0;
     }
@@ -45,7 +47,10 @@ export function user_load(cpu: Cpu, addr: number): number {
     if (Atomics.load(mem, cpu.self + CPU_IPI_PENDING) !== 0) cpu.serviceIpis();
     let e = tlb_lookup(cpu, vpn);
     if (e === 0) e = walk(cpu, addr, false);
-    if (e !== 0) return Atomics.load(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr));
+    if (e !== 0) {
+      check_frame_gen(cpu, vpn, e >>> PAGE_SHIFT);
+      return Atomics.load(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr));
+    }
     __flush_tlb_single(cpu, addr);
     const sig = __do_page_fault(cpu, addr, 0);
     if (sig !== 0) {

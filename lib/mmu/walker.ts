@@ -16,6 +16,7 @@ import {
   pmd_offset,
   pte_offset,
 } from "./pgtable.js";
+import { note_frame_gen } from "./frame_gen.js";
 import { TLB_VALID, tlb_fill } from "./tlb.js";
 
 /** Walk for `addr`; on success fill the TLB and return the entry, else return 0 (fault). */
@@ -33,6 +34,7 @@ export function walk(cpu: Cpu, addr: number, write: boolean): number {
     if (want !== pte && Atomics.compareExchange(mem, ptep, pte, want) !== pte) continue;
     const entry = (want & PTE_PFN_MASK) | (want & (_PAGE_RW | _PAGE_DIRTY)) | TLB_VALID;
     tlb_fill(cpu, addr >>> PAGE_SHIFT, entry);
+    note_frame_gen(cpu, addr >>> PAGE_SHIFT, want >>> PAGE_SHIFT);
     return entry;
   }
 }

@@ -4,6 +4,7 @@
  */
 import {
   MAX_CPUS,
+  MAX_FILE_PAGES,
   NR_OUTCOMES,
   NR_REGS,
   NR_SIGNALS,
@@ -41,6 +42,8 @@ import {
   OP_SIGNAL,
   OP_STORE,
   OP_WAIT,
+  OP_FTRUNCATE,
+  OP_ALLOC,
 } from "./image.js";
 import type { Arg, OutcomeField, Region, ScenarioSpec, Step } from "./types.js";
 
@@ -58,6 +61,21 @@ export interface Compiled {
 
 export const RESULT_LABELS = ["ok", "SIGSEGV", "SIGBUS"];
 
+/** The ops compile() turns into code (types.ts also names ops the model does not run yet). */
+export const COMPILED_OPS = [
+  "mmap",
+  "munmap",
+  "mremap",
+  "store",
+  "load",
+  "fadvise",
+  "pread",
+  "ftruncate",
+  "alloc",
+  "signal",
+  "wait",
+] as const satisfies readonly Step["op"][];
+
 /** Resolve parameters: defaults, then overrides; check ranges. */
 export function resolveParams(
   spec: ScenarioSpec,
@@ -65,13 +83,15 @@ export function resolveParams(
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of Object.keys(given)) {
-    if (!(name in spec.params)) {
+    if (!Object.hasOwn(spec.params, name)) {
       throw new ScenarioError(
         `scenario ${spec.name} has no parameter "${name}" (it has: ${Object.keys(spec.params).join(", ")})`,
       );
     }
   }
-  for (const [name, p] of Object.entries(spec.params)) out[name] = given[name] ?? p.default;
+  // Own keys only: a parameter named "constructor" must not find Object.prototype's.
+  for (const [name, p] of Object.entries(spec.params))
+    out[name] = Object.hasOwn(given, name) ? (given[name] as number) : p.default;
   for (const [name, p] of Object.entries(spec.params)) {
     const v = out[name] as number;
     const max = typeof p.max === "number" ? p.max : (out[p.max.slice(1)] as number) - 1;
@@ -92,6 +112,10 @@ export function regionsFor(pages: number): Record<Region, number> {
 export function compile(spec: ScenarioSpec, given: Record<string, number>): Compiled {
   const params = resolveParams(spec, given);
   const pages = params.pages ?? 1;
+  if (!Number.isInteger(pages) || pages < 1 || pages > MAX_FILE_PAGES)
+    throw new ScenarioError(
+      `pages must be an integer from 1 to ${MAX_FILE_PAGES} (the machine's file), got ${pages}`,
+    );
   const regions = regionsFor(pages);
   if (regions.Y + pages * PAGE_SIZE > TASK_SIZE)
     throw new ScenarioError(`pages=${pages} does not fit the address space`);
@@ -102,7 +126,7 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
 
   const arg = (a: Arg, where: string): number => {
     if (typeof a === "number") return a;
-    const v = params[a.slice(1)];
+    const v = Object.hasOwn(params, a.slice(1)) ? params[a.slice(1)] : undefined;
     if (!a.startsWith("$") || v === undefined)
       throw new ScenarioError(`${where}: unknown parameter ${a}`);
     return v;
@@ -145,19 +169,21 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
     img.set([op, a, b, c, 0, 0], pc);
     pc += INSN_WORDS;
   };
+  /** The length of a mapping: 1..pages, so that it stays inside its region. */
+  const len = (a: Arg, where: string): number => {
+    const n = arg(a, where);
+    if (!Number.isInteger(n) || n < 1 || n > pages)
+      throw new ScenarioError(`${where}.pages: expected 1 to ${pages} (the region), got ${n}`);
+    return n * PAGE_SIZE;
+  };
   const emitStep = (cpu: number, s: Step, where: string): void => {
     switch (s.op) {
       case "mmap":
-        return emit(OP_MMAP, addr(s.at, 0, where), arg(s.pages, where) * PAGE_SIZE, 0);
+        return emit(OP_MMAP, addr(s.at, 0, where), len(s.pages, where), 0);
       case "munmap":
-        return emit(OP_MUNMAP, addr(s.at, 0, where), arg(s.pages, where) * PAGE_SIZE);
+        return emit(OP_MUNMAP, addr(s.at, 0, where), len(s.pages, where));
       case "mremap":
-        return emit(
-          OP_MREMAP,
-          addr(s.from, 0, where),
-          arg(s.pages, where) * PAGE_SIZE,
-          addr(s.to, 0, where),
-        );
+        return emit(OP_MREMAP, addr(s.from, 0, where), len(s.pages, where), addr(s.to, 0, where));
       case "store":
         return emit(
           OP_STORE,
@@ -180,13 +206,23 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
           throw new ScenarioError(`${where}: page ${p} outside the ${pages}-page file`);
         return emit(OP_PREAD, p, 0, reg(cpu, s.into, where, true));
       }
+      case "ftruncate": {
+        const n = arg(s.pages, where);
+        if (n < 0 || n > pages)
+          throw new ScenarioError(
+            `${where}.pages: ftruncate can only shrink the ${pages}-page file, got ${n}`,
+          );
+        return emit(OP_FTRUNCATE, n);
+      }
+      case "alloc":
+        return emit(OP_ALLOC, arg(s.value, where));
       case "signal":
         return emit(OP_SIGNAL, flag(s.flag, where));
       case "wait":
         return emit(OP_WAIT, flag(s.flag, where));
       default:
         throw new ScenarioError(
-          `${where}.op: unknown op ${JSON.stringify((s as { op: unknown }).op)}`,
+          `${where}.op: expected one of ${COMPILED_OPS.join(", ")}, got ${JSON.stringify((s as { op: unknown }).op)}`,
         );
     }
   };
@@ -251,7 +287,7 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
     img[at + 2] = c.stores.length;
     c.stores.forEach((name, j) => {
       img[at + 3 + 2 * j] = reg(c.cpu, name, where, false);
-      img[at + 4 + 2 * j] = storedValue(spec, c.cpu, name, arg);
+      img[at + 4 + 2 * j] = storedValue(spec, c.cpu, name, arg, `${where}.stores[${j}]`);
     });
   });
   img[IMG_NCHECKS] = spec.lostWrite.length;
@@ -276,12 +312,13 @@ function storedValue(
   cpu: number,
   result: string,
   arg: (a: Arg, w: string) => number,
+  where: string,
 ): number {
   const p = spec.cpus[cpu];
   const s = [...(p?.init ?? []), ...(p?.steps ?? [])].find(
     (x) => x.op === "store" && x.result === result,
   );
   if (s === undefined || s.op !== "store")
-    throw new ScenarioError(`lostWrite: no store with result "${result}" on CPU ${cpu}`);
-  return arg(s.value, `lostWrite store ${result}`);
+    throw new ScenarioError(`${where}: expected a store's result register, got "${result}"`);
+  return arg(s.value, where);
 }

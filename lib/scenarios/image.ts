@@ -33,6 +33,8 @@ export const OP_FADVISE_DONTNEED = 6;
 export const OP_PREAD = 7; // a: file page, b: word, c: reg
 export const OP_SIGNAL = 8; // a: flag number
 export const OP_WAIT = 9; // a: flag number
+export const OP_FTRUNCATE = 10; // a: new size in pages
+export const OP_ALLOC = 11; // a: value the new owner writes into the frame
 
 /** Register contents before the step that sets it has run. */
 export const REG_UNSET = -0x80000000;

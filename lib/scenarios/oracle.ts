@@ -3,7 +3,7 @@
  * (what each store returned, what was read back), never the model's own bookkeeping such as
  * page flags, so a bug in the model cannot hide a lost write.
  */
-import { CPU_REGS, type Layout } from "../machine/layout.js";
+import { CPU_REGS, CPU_UAF, type Layout } from "../machine/layout.js";
 import { SIGSEGV } from "../mm/fault.js";
 import {
   FIELD_RESULT,
@@ -13,6 +13,7 @@ import {
   IMG_FIELDS,
   IMG_NCHECKS,
   IMG_NFIELDS,
+  REG_UNSET,
 } from "./image.js";
 
 /** The outcome index of the trial just run (see compile.ts for the encoding). */
@@ -60,18 +61,26 @@ export function lost_writes(mem: Int32Array, L: Layout): number {
   return lost;
 }
 
-/** Trials in which a store of the racing program faulted (the closed window's answer). */
-export function store_faulted(mem: Int32Array, L: Layout): boolean {
+/**
+ * Whether an outcome register shows a signal: a store result other than ok, or a load that
+ * faulted (the interpreter stores -signal). A fault is the closed window's answer, counted
+ * apart from forbidden outcomes.
+ */
+export function outcome_faulted(mem: Int32Array, L: Layout): boolean {
   const img = L.program;
-  const n = mem[img + IMG_NCHECKS] as number;
+  const n = mem[img + IMG_NFIELDS] as number;
   for (let i = 0; i < n; i++) {
-    const c = img + IMG_CHECKS + i * IMG_CHECK_WORDS;
-    const regs = L.cpu(mem[c] as number) + CPU_REGS;
-    const nstores = mem[c + 2] as number;
-    for (let j = 0; j < nstores; j++) {
-      const r = mem[regs + (mem[c + 3 + 2 * j] as number)] as number;
-      if (r !== 0 && r !== -0x80000000) return true;
-    }
+    const f = img + IMG_FIELDS + i * IMG_FIELD_WORDS;
+    const v = mem[L.cpu(mem[f] as number) + CPU_REGS + (mem[f + 1] as number)] as number;
+    if (v === REG_UNSET) continue;
+    if (mem[f + 2] === FIELD_RESULT ? v !== 0 : v < 0) return true;
   }
   return false;
+}
+
+/** Use-after-free accesses in the trial just run, summed over the CPUs (see mmu/frame_gen.ts). */
+export function uaf_accesses(mem: Int32Array, L: Layout): number {
+  let n = 0;
+  for (let c = 0; c < L.nrCpus; c++) n += mem[L.cpu(c) + CPU_UAF] as number;
+  return n;
 }

@@ -9,8 +9,8 @@ import { KERNELS } from "../kernels/index.js";
 import { MAX_CPUS } from "../machine/layout.js";
 import { POINTS } from "../machine/points.js";
 import { parseDuration, UsageError } from "../units.js";
-import { compile, ScenarioError } from "./compile.js";
-import { OPS, type ScenarioSpec } from "./types.js";
+import { COMPILED_OPS, compile, RESULT_LABELS, ScenarioError } from "./compile.js";
+import { type OPS, type ScenarioSpec } from "./types.js";
 
 type Json = unknown;
 
@@ -23,6 +23,9 @@ class Checker {
     );
   }
   at(key: string | number): Checker {
+    // Keys come from the file: quote any that could break the one-line message or the path.
+    if (typeof key === "string" && !/^[\w$:-]+$/.test(key))
+      return new Checker(`${this.path}[${JSON.stringify(key)}]`);
     return new Checker(
       typeof key === "number" ? `${this.path}[${key}]` : this.path ? `${this.path}.${key}` : key,
     );
@@ -46,7 +49,7 @@ function obj(
   optional: string[] | "any" = [],
 ): Record<string, Json> {
   if (!isObj(v)) c.fail("an object", v);
-  for (const k of required) if (!(k in v)) c.at(k).fail(`a value (required)`, undefined);
+  for (const k of required) if (!Object.hasOwn(v, k)) c.at(k).fail(`a value (required)`, undefined);
   if (optional === "any") return v;
   for (const k of Object.keys(v)) {
     if (!required.includes(k) && !optional.includes(k)) {
@@ -153,14 +156,14 @@ export function validateScenario(input: Json): ScenarioSpec {
   const p = obj(top.at("params"), o.params, [], "any");
   for (const [name, spec] of Object.entries(p)) {
     const c = top.at("params").at(name);
-    if (!/^[a-z_][a-z0-9_]*$/i.test(name))
-      c.fail("a parameter name of letters, digits and '_'", name);
+    if (!/^[a-z_][a-z0-9_]*$/i.test(name) || name === "__proto__")
+      c.fail("a parameter name of letters, digits and '_' (not __proto__)", name);
     const ps = obj(c, spec, ["description", "default", "min", "max"]);
     str(c.at("description"), ps.description);
     const min = int(c.at("min"), ps.min, 0);
     int(c.at("default"), ps.default, min);
     if (typeof ps.max === "string") {
-      if (!PARAM_REF.test(ps.max) || !(ps.max.slice(1) in p))
+      if (!PARAM_REF.test(ps.max) || !Object.hasOwn(p, ps.max.slice(1)))
         c.at("max").fail('a number or "$param"', ps.max);
     } else int(c.at("max"), ps.max, min);
     params.add(name);
@@ -180,7 +183,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       arr(c.at(part), co[part], 64).forEach((step, si) => {
         const sc: Checker = c.at(part).at(si);
         if (!isObj(step)) sc.fail("a step object", step);
-        const op = oneOf(sc.at("op"), step.op, OPS);
+        const op = oneOf(sc.at("op"), step.op, COMPILED_OPS);
         const fields = STEP_FIELDS[op];
         obj(sc, step, ["op", ...Object.keys(fields)]);
         for (const [f, kind] of Object.entries(fields)) {
@@ -215,26 +218,38 @@ export function validateScenario(input: Json): ScenarioSpec {
       );
     }
   };
-  const fieldNames = new Set<string>();
+  /** Outcome field name -> the labels it can take. */
+  const fields = new Map<string, string[]>();
   arr(top.at("outcome"), o.outcome, 8).forEach((f, i) => {
     const c = top.at("outcome").at(i);
     const fo = obj(c, f, ["name", "cpu", "reg", "kind"], ["values"]);
-    fieldNames.add(str(c.at("name"), fo.name, NAME, "a field name"));
+    const name = str(c.at("name"), fo.name, NAME, "a field name");
+    if (fields.has(name)) c.at("name").fail("a field name not used before", name);
     const cpu = int(c.at("cpu"), fo.cpu, 0);
     if (cpu >= cpus.length) c.at("cpu").fail(`a CPU of this scenario (0..${cpus.length - 1})`, cpu);
     regOf(c.at("reg"), cpu, fo.reg);
     const kind = oneOf(c.at("kind"), fo.kind, ["result", "value"] as const);
-    if (kind === "value")
-      arr(c.at("values"), fo.values, 11).forEach((v, j) => int(c.at("values").at(j), v));
-    else if (fo.values !== undefined)
+    if (kind === "value") {
+      const values: number[] = [];
+      arr(c.at("values"), fo.values, 11).forEach((v, j) => {
+        const n = int(c.at("values").at(j), v);
+        if (values.includes(n)) c.at("values").at(j).fail("a value not listed before", v);
+        values.push(n);
+      });
+      fields.set(name, [...values.map(String), "other"]);
+    } else if (fo.values !== undefined)
       c.at("values").fail('nothing (only "value" fields list values)', fo.values);
+    else fields.set(name, RESULT_LABELS);
   });
   arr(top.at("forbidden"), o.forbidden, 16).forEach((fb, i) => {
     const c: Checker = top.at("forbidden").at(i);
     if (!isObj(fb)) c.fail("an object of field name -> label", fb);
     for (const [k, v] of Object.entries(fb)) {
-      if (!fieldNames.has(k)) c.at(k).fail(`an outcome field (${[...fieldNames].join(", ")})`, k);
-      if (typeof v !== "string" && typeof v !== "number") c.at(k).fail("a label or a number", v);
+      const kc: Checker = c.at(k);
+      const labels = fields.get(k);
+      if (labels === undefined) kc.fail(`an outcome field (${[...fields.keys()].join(", ")})`, k);
+      if ((typeof v !== "string" && typeof v !== "number") || !labels.includes(String(v)))
+        kc.fail(`one of ${labels.join(", ")}`, v);
     }
   });
   arr(top.at("lostWrite"), o.lostWrite, 4).forEach((lw, i) => {
@@ -246,12 +261,15 @@ export function validateScenario(input: Json): ScenarioSpec {
   });
   const w = obj(top.at("widen"), o.widen, [], [...POINTS]);
   for (const [point, d] of Object.entries(w)) {
+    let ns: number;
     try {
-      parseDuration(str(top.at("widen").at(point), d), "duration");
+      ns = parseDuration(str(top.at("widen").at(point), d), "duration");
     } catch (e) {
       if (e instanceof UsageError) top.at("widen").at(point).fail("a duration such as 100us", d);
       throw e;
     }
+    // The same limit as --delay.
+    if (ns > 60e9) top.at("widen").at(point).fail("a duration of at most 60s", d);
   }
 
   const spec = input as ScenarioSpec;

@@ -132,6 +132,21 @@ export class Waiter {
     return this.spinLimit;
   }
 
+  /**
+   * Sleep up to `ms` on this CPU's park word, as msleep() does: whoever rings the CPU (an IPI
+   * sender) wakes it early; the caller services its mailbox and sleeps again if time is left.
+   */
+  sleep(ms: number): void {
+    const mem = this.mem;
+    Atomics.store(mem, this.self + CPU_SLEEPING, 1);
+    const seq = Atomics.load(mem, this.self + CPU_PARK_SEQ);
+    if (Atomics.load(mem, this.self + CPU_IPI_PENDING) === 0) {
+      this.parks++;
+      Atomics.wait(mem, this.self + CPU_PARK_SEQ, seq, ms);
+    }
+    Atomics.store(mem, this.self + CPU_SLEEPING, 0);
+  }
+
   /** Wake `cpu` if it is parked or about to park. */
   ring(cpu: number): void {
     const base = this.percpu + cpu * CPU_WORDS;

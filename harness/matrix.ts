@@ -1,0 +1,142 @@
+/**
+ * `tlbrace matrix`: every scenario on every kernel variant, widened by default. The table shows
+ * at a glance which fix closes which window, including the ones a fix did not close.
+ */
+import { KERNELS } from "../lib/kernels/index.js";
+import { parseDuration } from "../lib/units.js";
+import type { ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
+import { expectedVerdict, observedVerdict } from "../lib/scenarios/verdict.js";
+import { table } from "./format.js";
+import { runScenario } from "./run.js";
+import type { MachineInfo } from "./sysinfo.js";
+import { machineInfo } from "./sysinfo.js";
+
+export interface MatrixCell {
+  scenario: string;
+  kernel: string;
+  trials: number;
+  lostWrites: number;
+  useAfterFree: number;
+  faults: number;
+  expected: Verdict;
+  matches: boolean;
+  trialsPerSecond: number;
+  delays: Record<string, string>;
+}
+
+export interface MatrixResult {
+  schema: 1;
+  kind: "matrix";
+  command: string;
+  seed: number;
+  machine: MachineInfo;
+  natural: boolean;
+  trialsPerCell: number;
+  startedAt: string;
+  partial: boolean;
+  cells: MatrixCell[];
+}
+
+export interface MatrixOptions {
+  scenarios: ScenarioSpec[];
+  kernels: string[];
+  trials: number;
+  natural: boolean;
+  seed: number;
+  watchdogMs: number;
+  command: string;
+  stopRequested?: Promise<void>;
+  onCell?: (cell: MatrixCell) => void;
+}
+
+export function widenDelays(s: ScenarioSpec): Map<string, number> {
+  return new Map(
+    Object.entries(s.widen).map(([p, d]) => [p, parseDuration(d, `${s.name} widen ${p}`)]),
+  );
+}
+
+export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
+  const result: MatrixResult = {
+    schema: 1,
+    kind: "matrix",
+    command: o.command,
+    seed: o.seed,
+    machine: machineInfo(),
+    natural: o.natural,
+    trialsPerCell: o.trials,
+    startedAt: new Date().toISOString(),
+    partial: false,
+    cells: [],
+  };
+  let stopped = false;
+  void o.stopRequested?.then(() => (stopped = true));
+  for (const s of o.scenarios) {
+    if (stopped) break;
+    const r = await runScenario({
+      scenario: s,
+      kernels: o.kernels,
+      trials: o.trials,
+      durationMs: 0,
+      cpus: s.cpus.length,
+      params: {},
+      delays: o.natural ? new Map<string, number>() : widenDelays(s),
+      seed: o.seed,
+      watchdogMs: o.watchdogMs,
+      command: o.command,
+      stopRequested: o.stopRequested,
+    });
+    if (r.partial) stopped = true;
+    for (const run of r.runs) {
+      const expected = expectedVerdict(s, run.kernel);
+      const cell: MatrixCell = {
+        scenario: s.name,
+        kernel: run.kernel,
+        trials: run.trials,
+        lostWrites: run.lostWrites,
+        useAfterFree: run.useAfterFree,
+        faults: run.faults,
+        expected,
+        matches: observedVerdict(run.lostWrites + run.useAfterFree) === expected,
+        trialsPerSecond: run.trialsPerSecond,
+        delays: run.delays,
+      };
+      result.cells.push(cell);
+      o.onCell?.(cell);
+    }
+  }
+  result.partial = stopped;
+  return result;
+}
+
+function cellText(c: MatrixCell): string {
+  const seen =
+    c.lostWrites > 0
+      ? `${c.lostWrites} lost`
+      : c.useAfterFree > 0
+        ? `${c.useAfterFree} UAF`
+        : `none (${c.faults} flt)`;
+  return `${seen} ${c.matches ? "ok" : "MISMATCH"}`;
+}
+
+export function formatMatrix(m: MatrixResult): string {
+  const kernels = KERNELS.map((k) => k.name).filter((k) => m.cells.some((c) => c.kernel === k));
+  const scenarios = [...new Set(m.cells.map((c) => c.scenario))];
+  const grid = table([
+    ["scenario", ...kernels],
+    ...scenarios.map((s) => [
+      s,
+      ...kernels.map((k) => {
+        const c = m.cells.find((x) => x.scenario === s && x.kernel === k);
+        return c === undefined ? "-" : cellText(c);
+      }),
+    ]),
+  ]);
+  const mismatches = m.cells.filter((c) => !c.matches);
+  return (
+    `matrix: ${m.trialsPerCell.toLocaleString("en-US")} trials per cell, ${m.natural ? "natural timing" : "windows widened (each scenario's widen delays)"}, seed ${m.seed}\n` +
+    `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; ok = as kernel history says\n\n` +
+    grid +
+    `\n\n${mismatches.length === 0 ? "every cell matches kernel history" : `${mismatches.length} cell(s) contradict kernel history`}` +
+    (m.partial ? "\nPARTIAL: stopped early" : "")
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * The follow-up to 5d1904204c99 ("mremap: move_ptes: check pte dirty after its removal",
+ * Aaron Lu, suggested by Linus Torvalds, Nov 2016; in v4.9): test the dirty bit of the value
+ * ptep_get_and_clear() returned, not of the PTE before it. A CPU with a writable, clean entry
+ * can set D between a test and the clear; once the entry is cleared, nobody can. The commit
+ * hash could not be confirmed from the sources at hand, hence the descriptive name.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SIZE } from "../machine/layout.js";
+import {
+  P_MOVE_PTES_BEFORE_CLEAR,
+  P_MOVE_PTES_LOCKED,
+  P_MOVE_PTES_UNLOCKED,
+} from "../machine/points.js";
+import {
+  pte_dirty,
+  pte_lockptr,
+  pte_mksoft_dirty,
+  pte_none,
+  pte_offset,
+  pte_present,
+} from "../mmu/pgtable.js";
+import { flush_tlb_range } from "../mmu/shootdown.js";
+import { zap_pte_range } from "../mm/memory.js";
+import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { make_move_page_tables } from "./5d1904204c99.js";
+import type { Kernel } from "./kernel.js";
+
+/** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
+function move_ptes(
+  cpu: Cpu,
+  _vma: number,
+  old_pmd: number,
+  old_addr: number,
+  old_end: number,
+  _new_vma: number,
+  new_pmd: number,
+  new_addr: number,
+  need_rmap_locks: boolean,
+): boolean {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  let force_flush = false;
+  const len = old_end - old_addr;
+  if (need_rmap_locks) take_rmap_locks(cpu);
+  const old_ptl = pte_lockptr(L, old_pmd);
+  spin_lock(cpu, old_ptl);
+  const new_ptl = pte_lockptr(L, new_pmd);
+  if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  cpu.point(P_MOVE_PTES_LOCKED);
+  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
+    const old_pte = pte_offset(L, old_addr);
+    if (pte_none(Atomics.load(mem, old_pte))) continue;
+    cpu.point(P_MOVE_PTES_BEFORE_CLEAR); // a hardware D update here is now harmless
+    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    // If we are remapping a dirty PTE, make sure to flush TLB before we drop the PTL for the
+    // old PTE or we may race with page_mkclean(). This check has to be done after we removed
+    // the old PTE from page tables or another thread may dirty it after the check and before
+    // the removal.
+    if (pte_present(pte) && pte_dirty(pte)) force_flush = true;
+    pte = pte_mksoft_dirty(pte); // move_pte() is the identity on x86; move_soft_dirty_pte()
+    Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
+  }
+  if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
+  if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
+  spin_unlock(cpu, old_ptl);
+  cpu.point(P_MOVE_PTES_UNLOCKED);
+  if (need_rmap_locks) drop_rmap_locks(cpu);
+  return !force_flush;
+}
+
+export const dirtyAfterClear: Kernel = {
+  name: "dirty-after-clear",
+  commit: "dirty-after-clear",
+  title: "mremap: move_ptes: check pte dirty after its removal",
+  summary:
+    "move_ptes() tests the dirty bit of the value ptep_get_and_clear() returned; flush still after the new PTL is dropped",
+  move_page_tables: make_move_page_tables(move_ptes),
+  zap_pte_range,
+};

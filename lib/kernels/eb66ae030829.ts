@@ -1,0 +1,116 @@
+/**
+ * eb66ae030829 ("mremap: properly flush TLB before releasing the page", Linus Torvalds,
+ * reported by Jann Horn, CVE-2018-18281, v4.19): move_ptes() flushes whenever it moved any
+ * *present* entry, and does so before dropping *either* PTL; the need_flush logic and the final
+ * range flush of move_page_tables() are gone.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
+import {
+  P_MOVE_PAGE_TABLES_BEFORE_FLUSH,
+  P_MOVE_PTES_BEFORE_CLEAR,
+  P_MOVE_PTES_LOCKED,
+  P_MOVE_PTES_UNLOCKED,
+} from "../machine/points.js";
+import {
+  pte_lockptr,
+  pte_mksoft_dirty,
+  pte_none,
+  pte_offset,
+  pte_present,
+} from "../mmu/pgtable.js";
+import { flush_tlb_range } from "../mmu/shootdown.js";
+import { zap_pte_range } from "../mm/memory.js";
+import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import type { Kernel } from "./kernel.js";
+
+/** move_ptes(): caller holds mmap_sem for write. */
+function move_ptes(
+  cpu: Cpu,
+  _vma: number,
+  old_pmd: number,
+  old_addr: number,
+  old_end: number,
+  _new_vma: number,
+  new_pmd: number,
+  new_addr: number,
+  need_rmap_locks: boolean,
+): void {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  let force_flush = false;
+  const len = old_end - old_addr;
+  if (need_rmap_locks) take_rmap_locks(cpu);
+  const old_ptl = pte_lockptr(L, old_pmd);
+  spin_lock(cpu, old_ptl);
+  const new_ptl = pte_lockptr(L, new_pmd);
+  if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  cpu.point(P_MOVE_PTES_LOCKED);
+  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
+    const old_pte = pte_offset(L, old_addr);
+    if (pte_none(Atomics.load(mem, old_pte))) continue;
+    cpu.point(P_MOVE_PTES_BEFORE_CLEAR);
+    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    // If we are remapping a valid PTE, make sure to flush TLB before we drop the PTL for the
+    // PTE. NOTE! Both old and new PTL matter: the old one for racing with page_mkclean(), the
+    // new one to make sure the physical page stays valid until the TLB entry for the old
+    // mapping has been flushed.
+    if (pte_present(pte)) force_flush = true;
+    pte = pte_mksoft_dirty(pte); // move_pte() is the identity on x86; move_soft_dirty_pte()
+    Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
+  }
+  if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
+  if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
+  spin_unlock(cpu, old_ptl);
+  cpu.point(P_MOVE_PTES_UNLOCKED);
+  if (need_rmap_locks) drop_rmap_locks(cpu);
+}
+
+function move_page_tables(
+  cpu: Cpu,
+  vma: number,
+  old_addr: number,
+  new_vma: number,
+  new_addr: number,
+  len: number,
+  need_rmap_locks: boolean,
+): number {
+  const old_end = old_addr + len;
+  let extent = 0;
+  for (; old_addr < old_end; old_addr += extent, new_addr += extent) {
+    let next = (old_addr + PMD_SIZE) & PMD_MASK;
+    extent = next - old_addr;
+    if (extent > old_end - old_addr) extent = old_end - old_addr;
+    const old_pmd = get_old_pmd(cpu, old_addr);
+    if (old_pmd < 0) continue;
+    const new_pmd = alloc_new_pmd(cpu, new_addr);
+    next = (new_addr + PMD_SIZE) & PMD_MASK;
+    if (extent > next - new_addr) extent = next - new_addr;
+    if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+    move_ptes(
+      cpu,
+      vma,
+      old_pmd,
+      old_addr,
+      old_addr + extent,
+      new_vma,
+      new_pmd,
+      new_addr,
+      need_rmap_locks,
+    );
+  }
+  cpu.point(P_MOVE_PAGE_TABLES_BEFORE_FLUSH); // no final flush: every move_ptes() flushed itself
+  return len + old_addr - old_end;
+}
+
+export const eb66ae030829: Kernel = {
+  name: "eb66ae030829",
+  commit: "eb66ae030829605d61fbef1909ce310e29f78821",
+  title: "mremap: properly flush TLB before releasing the page",
+  summary:
+    "move_ptes() flushes if any present PTE moved, before dropping either PTL; no need_flush, no final flush",
+  move_page_tables,
+  zap_pte_range,
+};
