@@ -6,6 +6,7 @@
 import { builtinScenarios } from "./scenarios.js";
 import { table } from "./format.js";
 import { widenDelays } from "./matrix.js";
+import { fixedKernel } from "../lib/scenarios/verdict.js";
 import { runScenario } from "./run.js";
 
 export interface SmokeCheck {
@@ -32,7 +33,8 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
   for (const s of builtinScenarios()) {
     const delays = widenDelays(s);
-    const [buggy, fixed] = s.kernels;
+    const buggy = s.kernels[0];
+    const fixed = fixedKernel(s);
     for (const [kernel, role, trials] of [
       [buggy, "buggy", opts.buggyTrials],
       [fixed, "fixed", opts.fixedTrials],

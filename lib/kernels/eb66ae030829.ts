@@ -68,7 +68,7 @@ function move_ptes(
   if (need_rmap_locks) drop_rmap_locks(cpu);
 }
 
-function move_page_tables(
+export function move_page_tables(
   cpu: Cpu,
   vma: number,
   old_addr: number,

@@ -1,6 +1,7 @@
 /** The kernel variants, in history order: a scenario's expected verdicts follow this order. */
 import { k1cf35d47712d } from "./1cf35d47712d.js";
 import { k5d1904204c99 } from "./5d1904204c99.js";
+import { k5df397dec7c4 } from "./5df397dec7c4.js";
 import { dirtyAfterClear } from "./dirty-after-clear.js";
 import { eb66ae030829 } from "./eb66ae030829.js";
 import type { Kernel } from "./kernel.js";
@@ -16,6 +17,7 @@ export const KERNELS: readonly Kernel[] = [
   k5d1904204c99,
   dirtyAfterClear,
   eb66ae030829,
+  k5df397dec7c4,
 ];
 
 export function kernelIndex(name: string): number {

@@ -7,7 +7,7 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
-import { P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
 import {
   pte_dirty,
   pte_lockptr,
@@ -57,6 +57,7 @@ export function zap_pte_range(
         break;
       }
     }
+    cpu.point(P_ZAP_PTE_RANGE_BEFORE_FLUSH);
     spin_unlock(cpu, ptl); // the PTE is gone, the dirty bit is in the page, the TLB is not flushed
     cpu.point(P_ZAP_PTE_RANGE_UNLOCKED);
     // mmu_gather ran out of room to batch pages: flush and free outside the PTL.

@@ -14,6 +14,7 @@ export const POINTS = [
   "zap_pte_range:unlocked", // zap_pte_range() dropped the PTL (flush may still be pending)
   "fadvise:before_invalidate", // writeback done, invalidate_mapping_pages() not yet run
   "fadvise:start", // entry of fadvise(POSIX_FADV_DONTNEED), before any writeback
+  "zap_pte_range:before_flush", // PTEs cleared (rmap removed unless delayed), PTL held, no flush yet
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -28,6 +29,7 @@ export const P_WRITEBACK_BEFORE_IO = 6;
 export const P_ZAP_PTE_RANGE_UNLOCKED = 7;
 export const P_FADVISE_BEFORE_INVALIDATE = 8;
 export const P_FADVISE_START = 9;
+export const P_ZAP_PTE_RANGE_BEFORE_FLUSH = 10;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -5,7 +5,7 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE, PTRS_PER_PTE, VMA_PAGE_PROT } from "../machine/layout.js";
-import { P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
 import {
   _PAGE_TABLE,
   mk_pte,
@@ -105,6 +105,10 @@ export function zap_pte_range(
         break;
       }
     }
+    // The page is already invisible to rmap: page_mkclean() skips an unmapped page without
+    // taking this PTL, so the window between page_remove_rmap() and the flush stays open
+    // (closed in 2022 by 5df397dec7c4, lib/kernels/5df397dec7c4.ts).
+    cpu.point(P_ZAP_PTE_RANGE_BEFORE_FLUSH);
     // Do the actual TLB flush before dropping ptl
     if (force_flush) tlb_flush_mmu_tlbonly(cpu, tlb);
     spin_unlock(cpu, ptl);

@@ -7,6 +7,7 @@ import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
 import { flush_tlb_mm_range } from "../mmu/shootdown.js";
 import { put_page } from "./page_alloc.js";
+import { page_remove_rmap } from "./rmap.js";
 
 /** MAX_GATHER_BATCH: pages one gather holds before it must flush and free. */
 export const MAX_GATHER_BATCH = 512;
@@ -16,6 +17,9 @@ export class MmuGather {
   end = 0;
   nr = 0;
   readonly pages = new Int32Array(MAX_GATHER_BATCH);
+  /** 5df397dec7c4: pages whose page_remove_rmap() waits for the TLB flush (ENCODED_PAGE_BIT_DELAY_RMAP). */
+  readonly delayRmap = new Uint8Array(MAX_GATHER_BATCH);
+  delayedRmap = false;
 }
 
 export function tlb_gather_mmu(tlb: MmuGather, start: number, end: number): void {
@@ -37,9 +41,23 @@ export function tlb_remove_tlb_entry(tlb: MmuGather, addr: number): void {
 }
 
 /** __tlb_remove_page(): queue a page to be freed after the flush; true if the batch is full. */
-export function __tlb_remove_page(tlb: MmuGather, pfn: number): boolean {
+export function __tlb_remove_page(tlb: MmuGather, pfn: number, delay_rmap = false): boolean {
+  tlb.delayRmap[tlb.nr] = delay_rmap ? 1 : 0;
+  if (delay_rmap) tlb.delayedRmap = true;
   tlb.pages[tlb.nr++] = pfn;
   return tlb.nr === MAX_GATHER_BATCH;
+}
+
+/** tlb_flush_rmaps(): after the flush, still under the PTL, drop the delayed rmaps. */
+export function tlb_flush_rmaps(cpu: Cpu, tlb: MmuGather): void {
+  if (!tlb.delayedRmap) return;
+  for (let i = 0; i < tlb.nr; i++) {
+    if (tlb.delayRmap[i] !== 0) {
+      page_remove_rmap(cpu, tlb.pages[i] as number);
+      tlb.delayRmap[i] = 0;
+    }
+  }
+  tlb.delayedRmap = false;
 }
 
 export function tlb_flush_mmu_tlbonly(cpu: Cpu, tlb: MmuGather): void {

@@ -70,7 +70,11 @@ export interface LostWriteCheck {
   readback: string;
 }
 
-export type Verdict = "forbidden" | "clean";
+/**
+ * "forbidden": the race shows (with the window widened); "clean": it never does; "either": a
+ * narrower window than the one the scenario widens is still open (see the scenario's source).
+ */
+export type Verdict = "forbidden" | "clean" | "either";
 
 export interface ScenarioSpec {
   name: string;

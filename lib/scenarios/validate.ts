@@ -147,7 +147,7 @@ export function validateScenario(input: Json): ScenarioSpec {
   if (o.expect !== undefined) {
     const e = obj(top.at("expect"), o.expect, [], kernelNames);
     for (const [k, v] of Object.entries(e))
-      oneOf(top.at("expect").at(k), v, ["forbidden", "clean"] as const);
+      oneOf(top.at("expect").at(k), v, ["forbidden", "clean", "either"] as const);
   }
   if (o.useAfterFree !== undefined && typeof o.useAfterFree !== "boolean")
     top.at("useAfterFree").fail("true or false", o.useAfterFree);

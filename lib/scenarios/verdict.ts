@@ -4,7 +4,7 @@
  * forbidden outcome (with the window widened) and every kernel from it on never should, unless
  * the scenario's `expect` says otherwise.
  */
-import { kernelIndex } from "../kernels/index.js";
+import { KERNELS, kernelIndex } from "../kernels/index.js";
 import type { ScenarioSpec, Verdict } from "./types.js";
 
 export function expectedVerdict(spec: ScenarioSpec, kernel: string): Verdict {
@@ -14,6 +14,17 @@ export function expectedVerdict(spec: ScenarioSpec, kernel: string): Verdict {
 }
 
 /** Trials that showed a forbidden outcome: lost writes or use-after-free accesses. */
-export function observedVerdict(forbiddenTrials: number): Verdict {
+export function observedVerdict(forbiddenTrials: number): "forbidden" | "clean" {
   return forbiddenTrials > 0 ? "forbidden" : "clean";
+}
+
+export function verdictMatches(expected: Verdict, forbiddenTrials: number): boolean {
+  return expected === "either" || observedVerdict(forbiddenTrials) === expected;
+}
+
+/** The kernel smoke checks as fixed: the first from the scenario's fixed kernel on that is "clean". */
+export function fixedKernel(spec: ScenarioSpec): string {
+  const from = kernelIndex(spec.kernels[1]);
+  const k = KERNELS.slice(from).find((x) => expectedVerdict(spec, x.name) === "clean");
+  return k?.name ?? spec.kernels[1];
 }
