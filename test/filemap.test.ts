@@ -4,7 +4,7 @@ import { user_store } from "../lib/mmu/access.js";
 import { _PAGE_DIRTY, _PAGE_RW, pte_pfn } from "../lib/mmu/pgtable.js";
 import { fadvise_dontneed } from "../lib/mm/fadvise.js";
 import { do_generic_file_read, find_get_page } from "../lib/mm/filemap.js";
-import { copy_vma, sys_mmap, sys_munmap } from "../lib/mm/mmap.js";
+import { copy_vma, find_vma, sys_mmap, sys_munmap } from "../lib/mm/mmap.js";
 import { put_page } from "../lib/mm/page_alloc.js";
 import { lock_page, PageDirty, unlock_page } from "../lib/mm/page_flags.js";
 import { page_mkclean } from "../lib/mm/rmap.js";
@@ -84,7 +84,7 @@ test("page_mkclean walks every shared VMA mapping the page and cleans each PTE",
   const pfn = pte_pfn(m.pte(m.X));
   // A second VMA over the same file pages, as copy_vma() makes during mremap, with the PTE
   // also present there.
-  copy_vma(m.cpu, m.Y, LEN, 0);
+  copy_vma(m.cpu, find_vma(m.cpu, m.X), m.Y, LEN, 0);
   Atomics.add(m.mem, m.L.page(pfn) + PAGE_MAPCOUNT, 1);
   user_store(m.cpu, m.Y, 1);
   lock_page(m.cpu, pfn);

@@ -8,14 +8,9 @@
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
-import {
-  pte_dirty,
-  pte_lockptr,
-  pte_none,
-  pte_offset,
-  pte_pfn,
-  pte_present,
-} from "../mmu/pgtable.js";
+import { pte_dirty, pte_lockptr, pte_offset, pte_pfn } from "../mmu/pgtable.js";
+import { zap_pte_special } from "../mm/memory.js";
+import { PageAnon } from "../mm/page_flags.js";
 import { set_page_dirty } from "../mm/page-writeback.js";
 import { page_remove_rmap } from "../mm/rmap.js";
 import {
@@ -45,11 +40,11 @@ export function zap_pte_range(
     for (; addr !== end; addr += PAGE_SIZE) {
       const ptep = pte_offset(cpu.L, addr);
       let ptent = Atomics.load(mem, ptep);
-      if (pte_none(ptent) || !pte_present(ptent)) continue;
+      if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);
       ptent = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
       tlb_remove_tlb_entry(tlb, addr);
-      if (pte_dirty(ptent)) set_page_dirty(cpu, page);
+      if (!PageAnon(cpu, page) && pte_dirty(ptent)) set_page_dirty(cpu, page);
       page_remove_rmap(cpu, page);
       force_flush = __tlb_remove_page(tlb, page);
       if (force_flush) {

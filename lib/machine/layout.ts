@@ -33,9 +33,15 @@ export const PAGE_LOCK = 1; // lock_page(): a futex mutex (PG_locked)
 export const PAGE_MAPCOUNT = 2; // _mapcount + 1 (0 = unmapped), changed under the PTL
 export const PAGE_REFCOUNT = 3; // _refcount
 export const PAGE_MAPPING = 4; // 0 none, MAPPING_FILE
-export const PAGE_INDEX = 5; // index in the file
+export const PAGE_INDEX = 5; // index in the file, or linear index for anon pages
+export const PAGE_PRIVATE = 6; // swap slot + 1 while the page is in the swap cache
 export const PAGE_WORDS = 8;
 export const MAPPING_FILE = 1;
+export const MAPPING_ANON = 2;
+/** The shared zero page, mapped read-only by read faults on anonymous memory. */
+export const ZERO_PFN = 1;
+/** Swap slots (4 KiB each) of the modelled swap area. */
+export const NR_SWAP = 4096;
 
 /** struct vm_area_struct, MAX_VMAS slots, guarded by mmap_sem. */
 export const VMA_START = 0;
@@ -43,6 +49,7 @@ export const VMA_END = 1;
 export const VMA_PGOFF = 2;
 export const VMA_FLAGS = 3; // 0 = free slot
 export const VMA_PAGE_PROT = 4;
+export const VMA_FILE = 5; // 1: maps the shared file; 0: anonymous (vm_file == NULL)
 export const VMA_WORDS = 8;
 
 /** Per-CPU block. */
@@ -153,6 +160,20 @@ export class Layout {
   readonly vmas: number;
   /** The file's i_mmap: count, then VMA slot numbers in tree order. */
   readonly iMmap: number;
+  /** anon_vma->rwsem: guards the anon_vma list that rmap walks of anonymous pages read. */
+  readonly anonVmaRwsem: number;
+  /** The anon_vma's VMAs: count, then VMA slot numbers in tree order (same rule as i_mmap). */
+  readonly anonVma: number;
+  /** swap_lock (spinlock): guards swapMap and the swap cache. */
+  readonly swapLock: number;
+  /** Per swap slot: references (PTEs holding the entry, plus 1 for the swap cache). */
+  readonly swapMap: number;
+  /** Per swap slot: the pfn caching it (the swap cache), 0 if none. */
+  readonly swapCache: number;
+  /** The swap area's contents: FRAME_WORDS per slot. */
+  readonly swapData: number;
+  /** Swap slots handed out so far (a bump allocator; slots are not reused within a trial). */
+  readonly swapHighWater: number;
   readonly pageCache: number;
   readonly backing: number;
   readonly pages: number;
@@ -193,6 +214,13 @@ export class Layout {
     this.mmCpumask = alloc(s, 1, 16);
     this.vmas = alloc(s, MAX_VMAS * VMA_WORDS, 16);
     this.iMmap = alloc(s, 1 + MAX_VMAS, 16);
+    this.anonVmaRwsem = alloc(s, RWSEM_WORDS, 16);
+    this.anonVma = alloc(s, 1 + MAX_VMAS, 16);
+    this.swapLock = alloc(s, SPINLOCK_WORDS, 16);
+    this.swapMap = alloc(s, NR_SWAP, 16);
+    this.swapCache = alloc(s, NR_SWAP, 16);
+    this.swapData = alloc(s, NR_SWAP * FRAME_WORDS, 16);
+    this.swapHighWater = alloc(s, 1, 16);
     this.pageCache = alloc(s, MAX_FILE_PAGES, 16);
     this.backing = alloc(s, MAX_FILE_PAGES * FRAME_WORDS, 16);
     this.pages = alloc(s, NR_FRAMES * PAGE_WORDS, 16);
@@ -237,6 +265,8 @@ export class Layout {
     const ranges: [number, number, string, number][] = [
       [this.mmapSem, RWSEM_WORDS, "mmap_sem", 0],
       [this.iMmapRwsem, RWSEM_WORDS, "i_mmap_rwsem", 0],
+      [this.anonVmaRwsem, RWSEM_WORDS, "anon_vma->rwsem", 0],
+      [this.swapLock, SPINLOCK_WORDS, "swap_lock", 0],
       [this.treeLock, SPINLOCK_WORDS, "mapping->tree_lock", 0],
       [this.pageTableLock, SPINLOCK_WORDS, "mm->page_table_lock", 0],
       [this.zoneLock, SPINLOCK_WORDS, "zone->lock", 0],

@@ -15,6 +15,8 @@ export const POINTS = [
   "fadvise:before_invalidate", // writeback done, invalidate_mapping_pages() not yet run
   "fadvise:start", // entry of fadvise(POSIX_FADV_DONTNEED), before any writeback
   "zap_pte_range:before_flush", // PTEs cleared (rmap removed unless delayed), PTL held, no flush yet
+  "shrink_page_list:start", // reclaim is about to scan the anonymous pages
+  "shrink_page_list:unmapped", // try_to_unmap() done, page not yet written to swap
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -30,6 +32,8 @@ export const P_ZAP_PTE_RANGE_UNLOCKED = 7;
 export const P_FADVISE_BEFORE_INVALIDATE = 8;
 export const P_FADVISE_START = 9;
 export const P_ZAP_PTE_RANGE_BEFORE_FLUSH = 10;
+export const P_SHRINK_PAGE_LIST_START = 11;
+export const P_SHRINK_PAGE_LIST_UNMAPPED = 12;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

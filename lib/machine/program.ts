@@ -9,7 +9,9 @@ import { sys_ftruncate } from "../mm/truncate.js";
 import { user_load, user_store } from "../mmu/access.js";
 import { fadvise_dontneed } from "../mm/fadvise.js";
 import { do_generic_file_read, file_pages } from "../mm/filemap.js";
-import { sys_mmap, sys_munmap } from "../mm/mmap.js";
+import { sys_mmap, sys_mmap_anon, sys_munmap } from "../mm/mmap.js";
+import { madvise_free } from "../mm/madvise.js";
+import { shrink_page_list } from "../mm/vmscan.js";
 import { sys_mremap } from "../mm/mremap.js";
 import {
   INSN_WORDS,
@@ -24,6 +26,9 @@ import {
   OP_WAIT,
   OP_FTRUNCATE,
   OP_ALLOC,
+  OP_MMAP_ANON,
+  OP_MADV_FREE,
+  OP_RECLAIM,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
 
@@ -41,6 +46,15 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
     switch (mem[at]) {
       case OP_MMAP:
         sys_mmap(cpu, a, b, c);
+        break;
+      case OP_MMAP_ANON:
+        sys_mmap_anon(cpu, a, b);
+        break;
+      case OP_MADV_FREE:
+        madvise_free(cpu, a, b);
+        break;
+      case OP_RECLAIM:
+        shrink_page_list(cpu);
         break;
       case OP_MUNMAP:
         sys_munmap(cpu, a, b);

@@ -7,6 +7,9 @@ import type { Cpu } from "./cpu.js";
 import {
   CFG_FILE_PAGES,
   CPU_REGS,
+  NR_SWAP,
+  PAGE_REFCOUNT,
+  ZERO_PFN,
   CPU_UAF,
   FRAME_WORDS,
   MAX_FILE_PAGES,
@@ -27,7 +30,10 @@ export function machine_reset_full(cpu: Cpu): void {
   mem.fill(0, L.pageCache, L.pageCache + MAX_FILE_PAGES);
   mem.fill(0, L.backing, L.backing + MAX_FILE_PAGES * FRAME_WORDS);
   mem.fill(0, L.pages, L.freeStack);
-  mem[L.highWater] = 1;
+  mem[L.highWater] = ZERO_PFN + 1;
+  mem[L.swapHighWater] = 0;
+  mem.fill(0, L.swapMap, L.swapMap + NR_SWAP);
+  mem.fill(0, L.swapCache, L.swapCache + NR_SWAP);
   Atomics.store(mem, L.cfg + CFG_FILE_PAGES, mem[L.program + IMG_FILE_PAGES] as number);
   machine_reset(cpu);
 }
@@ -41,12 +47,22 @@ export function machine_reset(cpu: Cpu): void {
   mem.fill(0, L.pmd, L.pmd + NR_PMDS); // PTE tables are cleared when populated again
   mem.fill(0, L.vmas, L.vmas + MAX_VMAS * VMA_WORDS);
   mem[L.iMmap] = 0;
+  mem[L.anonVma] = 0;
+  mem.fill(0, L.anonVmaRwsem, L.anonVmaRwsem + RWSEM_WORDS);
+  mem.fill(0, L.swapLock, L.swapLock + SPINLOCK_WORDS);
+  const swapUsed = mem[L.swapHighWater] as number;
+  mem.fill(0, L.swapMap, L.swapMap + swapUsed);
+  mem.fill(0, L.swapCache, L.swapCache + swapUsed);
+  mem[L.swapHighWater] = 0;
   mem.fill(0, L.pageCache, L.pageCache + filePages);
   mem.fill(0, L.backing, L.backing + filePages * FRAME_WORDS); // the file holds zeros
   const highWater = mem[L.highWater] as number;
-  mem.fill(0, L.page(1), L.page(highWater));
+  mem.fill(0, L.page(ZERO_PFN + 1), L.page(highWater));
   mem[L.freeTop] = 0;
-  mem[L.highWater] = 1;
+  mem[L.highWater] = ZERO_PFN + 1;
+  // The zero page: pinned, never freed, all zeros.
+  mem[L.page(ZERO_PFN) + PAGE_REFCOUNT] = 1;
+  mem.fill(0, L.frame(ZERO_PFN), L.frame(ZERO_PFN) + FRAME_WORDS);
   mem.fill(0, L.mmapSem, L.mmapSem + RWSEM_WORDS);
   mem.fill(0, L.iMmapRwsem, L.iMmapRwsem + RWSEM_WORDS);
   mem.fill(0, L.treeLock, L.treeLock + SPINLOCK_WORDS);

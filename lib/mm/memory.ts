@@ -4,7 +4,14 @@
  * (zap_pte_range with the v3.15+ forced flush of dirty PTEs under the PTL).
  */
 import type { Cpu } from "../machine/cpu.js";
-import { PAGE_SIZE, PTRS_PER_PTE, VMA_PAGE_PROT } from "../machine/layout.js";
+import {
+  FRAME_WORDS,
+  PAGE_MAPCOUNT,
+  PAGE_SIZE,
+  PTRS_PER_PTE,
+  VMA_PAGE_PROT,
+  ZERO_PFN,
+} from "../machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
 import {
   _PAGE_TABLE,
@@ -20,16 +27,41 @@ import {
   pte_offset,
   pte_pfn,
   pte_present,
+  pte_to_swp_slot,
   pte_write,
 } from "../mmu/pgtable.js";
 import { flush_tlb_page } from "../mmu/shootdown.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { filemap_fault } from "./filemap.js";
-import { linear_page_index, vma_field } from "./mmap.js";
+import { linear_page_index, vma_field, vma_is_anonymous } from "./mmap.js";
 import { get_page, put_page } from "./page_alloc.js";
-import { lock_page, page_mapping, unlock_page } from "./page_flags.js";
+import {
+  lock_page,
+  page_mapped,
+  page_mapping,
+  PageAnon,
+  PageSwapCache,
+  trylock_page,
+  unlock_page,
+} from "./page_flags.js";
 import { set_page_dirty } from "./page-writeback.js";
-import { page_add_file_rmap, page_remove_rmap } from "./rmap.js";
+import {
+  page_add_anon_rmap,
+  page_add_file_rmap,
+  page_add_new_anon_rmap,
+  page_remove_rmap,
+  ptep_clear_flush,
+} from "./rmap.js";
+import {
+  alloc_anon_page,
+  free_swap_and_cache,
+  lookup_swap_cache,
+  page_swap_slot,
+  swap_count,
+  swap_free,
+  swapin_readahead,
+  try_to_free_swap,
+} from "./swap.js";
 import {
   __tlb_remove_page,
   type MmuGather,
@@ -67,6 +99,32 @@ export function __pte_alloc(cpu: Cpu, pmdp: number): void {
 /* ---------------------------------------------------------------- unmapping */
 
 /**
+ * The cases every zap_pte_range() version handles the same way: an empty PTE (nothing to do),
+ * a swap entry (free_swap_and_cache), the zero page (vm_normal_page() is NULL: no rmap, no
+ * reference). Returns true if the PTE needs no more work.
+ */
+export function zap_pte_special(
+  cpu: Cpu,
+  tlb: MmuGather,
+  ptep: number,
+  addr: number,
+  ptent: number,
+): boolean {
+  if (pte_none(ptent)) return true;
+  if (!pte_present(ptent)) {
+    Atomics.store(cpu.mem, ptep, 0); // pte_clear_not_present_full()
+    free_swap_and_cache(cpu, pte_to_swp_slot(ptent));
+    return true;
+  }
+  if (pte_pfn(ptent) === ZERO_PFN) {
+    Atomics.exchange(cpu.mem, ptep, 0);
+    tlb_remove_tlb_entry(tlb, addr);
+    return true;
+  }
+  return false;
+}
+
+/**
  * zap_pte_range() for addresses [addr, end) inside one PTE table, as in v3.15+ (after
  * 1cf35d47712d) through v4.9: a dirty file PTE forces the TLB flush *before the PTL is
  * dropped*, so that page_mkclean(), which needs the PTL, cannot clean the page while another
@@ -89,12 +147,11 @@ export function zap_pte_range(
     for (; addr !== end; addr += PAGE_SIZE) {
       const ptep = pte_offset(cpu.L, addr);
       let ptent = Atomics.load(mem, ptep);
-      if (pte_none(ptent)) continue;
-      if (!pte_present(ptent)) continue; // swap entries: not for file pages
+      if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);
       ptent = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
       tlb_remove_tlb_entry(tlb, addr);
-      if (pte_dirty(ptent)) {
+      if (!PageAnon(cpu, page) && pte_dirty(ptent)) {
         force_flush = true;
         set_page_dirty(cpu, page);
       }
@@ -238,17 +295,157 @@ function do_wp_page(cpu: Cpu, ptep: number, ptl: number, orig_pte: number): numb
   return VM_FAULT_WRITE;
 }
 
+/* ---------------------------------------------------------------- anonymous memory */
+
+/**
+ * do_anonymous_page(): a read maps the zero page read-only; a write maps a fresh zeroed page,
+ * writable and dirty.
+ */
+function do_anonymous_page(cpu: Cpu, vma: number, addr: number, write: boolean): number {
+  const mem = cpu.mem;
+  const pmdp = pmd_offset(cpu.L, addr);
+  if (pmd_none(Atomics.load(mem, pmdp))) __pte_alloc(cpu, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  const ptep = pte_offset(cpu.L, addr);
+  const prot = vma_field(cpu, vma, VMA_PAGE_PROT);
+  const page = write ? alloc_anon_page(cpu) : ZERO_PFN;
+  spin_lock(cpu, ptl);
+  if (!pte_none(Atomics.load(mem, ptep))) {
+    spin_unlock(cpu, ptl);
+    if (write) put_page(cpu, page);
+    return 0;
+  }
+  let entry = mk_pte(page, prot); // the zero page: pte_mkspecial(), read-only
+  if (write) {
+    page_add_new_anon_rmap(cpu, page, linear_page_index(cpu, vma, addr));
+    entry = pte_mkwrite(pte_mkdirty(entry));
+  }
+  Atomics.store(mem, ptep, entry); // set_pte_at()
+  spin_unlock(cpu, ptl);
+  return 0;
+}
+
+/**
+ * do_swap_page(): the PTE holds a swap entry. Find the page in the swap cache or read it in,
+ * map it (writable and dirty at once for a write if nobody else holds the slot), and drop the
+ * PTE's reference on the slot.
+ */
+function do_swap_page(
+  cpu: Cpu,
+  vma: number,
+  addr: number,
+  ptep: number,
+  orig_pte: number,
+  write: boolean,
+): number {
+  const mem = cpu.mem;
+  const slot = pte_to_swp_slot(orig_pte);
+  let page = lookup_swap_cache(cpu, slot);
+  if (page === 0) page = swapin_readahead(cpu, slot);
+  if (page === 0) return 0; // raced with another swap-in: retry
+  lock_page(cpu, page);
+  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr));
+  spin_lock(cpu, ptl);
+  if (Atomics.load(mem, ptep) !== orig_pte) {
+    spin_unlock(cpu, ptl);
+    unlock_page(cpu, page);
+    put_page(cpu, page);
+    return 0;
+  }
+  let pte = mk_pte(page, vma_field(cpu, vma, VMA_PAGE_PROT));
+  // reuse_swap_page(): no other mapping, no other PTE holding the slot.
+  const reuse = write && !page_mapped(cpu, page) && swap_count(cpu, slot) <= 2;
+  if (reuse) pte = pte_mkwrite(pte_mkdirty(pte));
+  page_add_anon_rmap(cpu, page, linear_page_index(cpu, vma, addr));
+  Atomics.store(mem, ptep, pte); // set_pte_at(); our page reference is now the PTE's
+  swap_free(cpu, slot);
+  if (reuse) try_to_free_swap(cpu, page);
+  spin_unlock(cpu, ptl);
+  unlock_page(cpu, page);
+  return 0;
+}
+
+/**
+ * wp_page_copy(): a write to the zero page or to a shared anonymous page gets a private copy.
+ * The old translation is cleared and flushed before the new one is set (ptep_clear_flush).
+ */
+function wp_page_copy(
+  cpu: Cpu,
+  vma: number,
+  addr: number,
+  ptep: number,
+  ptl: number,
+  orig_pte: number,
+): number {
+  const mem = cpu.mem;
+  spin_unlock(cpu, ptl);
+  const old = pte_pfn(orig_pte);
+  const page = alloc_anon_page(cpu);
+  for (let i = 0; i < FRAME_WORDS; i++) {
+    Atomics.store(mem, cpu.L.frame(page) + i, Atomics.load(mem, cpu.L.frame(old) + i));
+  }
+  spin_lock(cpu, ptl);
+  if (Atomics.load(mem, ptep) !== orig_pte) {
+    spin_unlock(cpu, ptl);
+    put_page(cpu, page);
+    return 0;
+  }
+  ptep_clear_flush(cpu, addr, ptep);
+  page_add_new_anon_rmap(cpu, page, linear_page_index(cpu, vma, addr));
+  Atomics.store(
+    mem,
+    ptep,
+    pte_mkwrite(pte_mkdirty(mk_pte(page, vma_field(cpu, vma, VMA_PAGE_PROT)))),
+  );
+  if (old !== ZERO_PFN) page_remove_rmap(cpu, old);
+  spin_unlock(cpu, ptl);
+  if (old !== ZERO_PFN) put_page(cpu, old);
+  return VM_FAULT_WRITE;
+}
+
+/** do_wp_page() for a private anonymous mapping: reuse an exclusive page, else copy. */
+function do_wp_page_anon(
+  cpu: Cpu,
+  vma: number,
+  addr: number,
+  ptep: number,
+  ptl: number,
+  orig_pte: number,
+): number {
+  const mem = cpu.mem;
+  const page = pte_pfn(orig_pte);
+  if (page !== ZERO_PFN && trylock_page(cpu, page)) {
+    // reuse_swap_page(): only we map it and no other PTE holds its swap slot.
+    const slot = PageSwapCache(cpu, page) ? page_swap_slot(cpu, page) : -1;
+    const reuse =
+      Atomics.load(mem, cpu.L.page(page) + PAGE_MAPCOUNT) === 1 &&
+      (slot < 0 || swap_count(cpu, slot) <= 1);
+    if (reuse) {
+      Atomics.store(mem, ptep, pte_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))); // wp_page_reuse()
+      spin_unlock(cpu, ptl);
+      try_to_free_swap(cpu, page);
+      unlock_page(cpu, page);
+      return VM_FAULT_WRITE;
+    }
+    unlock_page(cpu, page);
+  }
+  return wp_page_copy(cpu, vma, addr, ptep, ptl, orig_pte);
+}
+
 /** handle_mm_fault() -> handle_pte_fault(). Caller holds mmap_sem for read. */
 export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: number): number {
   const mem = cpu.mem;
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  const anon = vma_is_anonymous(cpu, vma);
   const pmdp = pmd_offset(cpu.L, addr);
   const ptep = pte_offset(cpu.L, addr);
   const orig_pte = pmd_none(Atomics.load(mem, pmdp)) ? 0 : Atomics.load(mem, ptep);
   if (pte_none(orig_pte)) {
+    if (anon) return do_anonymous_page(cpu, vma, addr, write);
     // do_fault(): the mapping is shared, so writes go to do_shared_fault()
     return write ? do_shared_fault(cpu, vma, addr) : do_read_fault(cpu, vma, addr);
   }
+  if (!pte_present(orig_pte)) return do_swap_page(cpu, vma, addr, ptep, orig_pte, write);
   const ptl = pte_lockptr(cpu.L, pmdp);
   spin_lock(cpu, ptl);
   if (Atomics.load(mem, ptep) !== orig_pte) {
@@ -257,7 +454,11 @@ export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: numb
   }
   let entry = orig_pte;
   if (write) {
-    if (!pte_write(entry)) return do_wp_page(cpu, ptep, ptl, orig_pte);
+    if (!pte_write(entry)) {
+      return anon
+        ? do_wp_page_anon(cpu, vma, addr, ptep, ptl, orig_pte)
+        : do_wp_page(cpu, ptep, ptl, orig_pte);
+    }
     entry = pte_mkdirty(entry);
   }
   entry = pte_mkyoung(entry);

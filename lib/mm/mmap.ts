@@ -12,12 +12,13 @@ import {
   MAX_VMAS,
   PAGE_SHIFT,
   VMA_END,
+  VMA_FILE,
   VMA_FLAGS,
   VMA_PAGE_PROT,
   VMA_PGOFF,
   VMA_START,
 } from "../machine/layout.js";
-import { PAGE_SHARED_WRNOTIFY } from "../mmu/pgtable.js";
+import { PAGE_COPY, PAGE_SHARED_WRNOTIFY } from "../mmu/pgtable.js";
 import { down_write, up_write } from "../sync/rwsem.js";
 import { tlb_finish_mmu, tlb_gather_mmu } from "./tlb_gather.js";
 import { unmap_vmas } from "./memory.js";
@@ -60,51 +61,75 @@ function vm_area_free(cpu: Cpu, vma: number): void {
   Atomics.store(cpu.mem, cpu.L.vma(vma) + VMA_FLAGS, 0);
 }
 
-/** __vma_link_file(): insert into i_mmap, right of any VMA with the same pgoff. */
-function __vma_link_file(cpu: Cpu, vma: number): void {
+/**
+ * Insert into an rmap list (the file's i_mmap, or the anon_vma's tree) under its rwsem, right of
+ * any VMA with the same pgoff, as the interval tree does (__vma_link_file, anon_vma_chain_link).
+ */
+function rmap_list_insert(cpu: Cpu, list: number, rwsem: number, vma: number): void {
   const mem = cpu.mem;
-  const L = cpu.L;
-  down_write(cpu, L.iMmapRwsem); // i_mmap_lock_write()
-  const n = Atomics.load(mem, L.iMmap);
+  down_write(cpu, rwsem);
+  const n = Atomics.load(mem, list);
   const pgoff = vma_field(cpu, vma, VMA_PGOFF);
   let at = n;
   for (let i = 0; i < n; i++) {
-    if (pgoff < vma_field(cpu, Atomics.load(mem, L.iMmap + 1 + i), VMA_PGOFF)) {
+    if (pgoff < vma_field(cpu, Atomics.load(mem, list + 1 + i), VMA_PGOFF)) {
       at = i;
       break;
     }
   }
-  for (let i = n; i > at; i--) Atomics.store(mem, L.iMmap + 1 + i, Atomics.load(mem, L.iMmap + i));
-  Atomics.store(mem, L.iMmap + 1 + at, vma);
-  Atomics.store(mem, L.iMmap, n + 1);
-  up_write(cpu, L.iMmapRwsem);
+  for (let i = n; i > at; i--) Atomics.store(mem, list + 1 + i, Atomics.load(mem, list + i));
+  Atomics.store(mem, list + 1 + at, vma);
+  Atomics.store(mem, list, n + 1);
+  up_write(cpu, rwsem);
 }
 
-/** unlink_file_vma(): remove from i_mmap. */
-export function unlink_file_vma(cpu: Cpu, vma: number): void {
+/** Remove from an rmap list under its rwsem (unlink_file_vma, unlink_anon_vmas). */
+function rmap_list_remove(cpu: Cpu, list: number, rwsem: number, vma: number): void {
   const mem = cpu.mem;
-  const L = cpu.L;
-  down_write(cpu, L.iMmapRwsem);
-  const n = Atomics.load(mem, L.iMmap);
+  down_write(cpu, rwsem);
+  const n = Atomics.load(mem, list);
   let j = 0;
   for (let i = 0; i < n; i++) {
-    const v = Atomics.load(mem, L.iMmap + 1 + i);
-    if (v !== vma) Atomics.store(mem, L.iMmap + 1 + j++, v);
+    const v = Atomics.load(mem, list + 1 + i);
+    if (v !== vma) Atomics.store(mem, list + 1 + j++, v);
   }
-  Atomics.store(mem, L.iMmap, j);
-  up_write(cpu, L.iMmapRwsem);
+  Atomics.store(mem, list, j);
+  up_write(cpu, rwsem);
 }
 
-/** vma_link(): make the VMA visible to find_vma() and to rmap walkers. */
-function vma_link(cpu: Cpu, vma: number, start: number, end: number, pgoff: number): void {
+export const vma_is_anonymous = (cpu: Cpu, vma: number): boolean =>
+  vma_field(cpu, vma, VMA_FILE) === 0;
+
+/** unlink_file_vma() / unlink_anon_vmas(): the VMA leaves its rmap list. */
+export function unlink_rmap_vma(cpu: Cpu, vma: number): void {
+  const L = cpu.L;
+  if (vma_is_anonymous(cpu, vma)) rmap_list_remove(cpu, L.anonVma, L.anonVmaRwsem, vma);
+  else rmap_list_remove(cpu, L.iMmap, L.iMmapRwsem, vma);
+}
+
+/**
+ * vma_link(): make the VMA visible to find_vma() and to rmap walkers: a shared mapping of the
+ * file (write-notify: PTEs start read-only) or a private anonymous one (PAGE_COPY).
+ */
+function vma_link(
+  cpu: Cpu,
+  vma: number,
+  start: number,
+  end: number,
+  pgoff: number,
+  file: boolean,
+): void {
   const mem = cpu.mem;
-  const at = cpu.L.vma(vma);
+  const L = cpu.L;
+  const at = L.vma(vma);
   Atomics.store(mem, at + VMA_START, start);
   Atomics.store(mem, at + VMA_END, end);
   Atomics.store(mem, at + VMA_PGOFF, pgoff);
-  Atomics.store(mem, at + VMA_PAGE_PROT, PAGE_SHARED_WRNOTIFY);
-  Atomics.store(mem, at + VMA_FLAGS, VM_READ | VM_WRITE | VM_SHARED | VM_MAYWRITE);
-  __vma_link_file(cpu, vma);
+  Atomics.store(mem, at + VMA_FILE, file ? 1 : 0);
+  Atomics.store(mem, at + VMA_PAGE_PROT, file ? PAGE_SHARED_WRNOTIFY : PAGE_COPY);
+  Atomics.store(mem, at + VMA_FLAGS, VM_READ | VM_WRITE | VM_MAYWRITE | (file ? VM_SHARED : 0));
+  if (file) rmap_list_insert(cpu, L.iMmap, L.iMmapRwsem, vma);
+  else rmap_list_insert(cpu, L.anonVma, L.anonVmaRwsem, vma);
 }
 
 /**
@@ -115,7 +140,17 @@ export function sys_mmap(cpu: Cpu, addr: number, len: number, pgoff: number): nu
   const L = cpu.L;
   down_write(cpu, L.mmapSem);
   do_munmap(cpu, addr, len); // MAP_FIXED replaces whatever was there
-  vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, pgoff);
+  vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, pgoff, true);
+  up_write(cpu, L.mmapSem);
+  return addr;
+}
+
+/** mmap(addr, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0). */
+export function sys_mmap_anon(cpu: Cpu, addr: number, len: number): number {
+  const L = cpu.L;
+  down_write(cpu, L.mmapSem);
+  do_munmap(cpu, addr, len);
+  vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, addr >>> PAGE_SHIFT, false);
   up_write(cpu, L.mmapSem);
   return addr;
 }
@@ -125,9 +160,15 @@ export function sys_mmap(cpu: Cpu, addr: number, len: number, pgoff: number): nu
  * i_mmap (to the right of the old one). A brand-new VMA needs no rmap locks in move_ptes():
  * *need_rmap_locks = false.
  */
-export function copy_vma(cpu: Cpu, new_addr: number, len: number, pgoff: number): number {
+export function copy_vma(
+  cpu: Cpu,
+  old: number,
+  new_addr: number,
+  len: number,
+  pgoff: number,
+): number {
   const vma = vm_area_alloc(cpu);
-  vma_link(cpu, vma, new_addr, new_addr + len, pgoff);
+  vma_link(cpu, vma, new_addr, new_addr + len, pgoff, !vma_is_anonymous(cpu, old));
   return vma;
 }
 
@@ -136,8 +177,8 @@ function unmap_region(cpu: Cpu, vma: number, start: number, end: number): void {
   const tlb = cpu.tlb;
   tlb_gather_mmu(tlb, start, end);
   unmap_vmas(cpu, tlb, vma, start, end);
-  // free_pgtables(): unlink_file_vma(); the model keeps PTE tables allocated.
-  unlink_file_vma(cpu, vma);
+  // free_pgtables(): unlink_anon_vmas(), unlink_file_vma(); the model keeps PTE tables.
+  unlink_rmap_vma(cpu, vma);
   tlb_finish_mmu(cpu, tlb);
 }
 

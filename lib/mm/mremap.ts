@@ -42,7 +42,7 @@ function move_vma(
 ): number {
   const new_pgoff =
     vma_field(cpu, vma, VMA_PGOFF) + ((old_addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT);
-  const new_vma = copy_vma(cpu, new_addr, old_len, new_pgoff);
+  const new_vma = copy_vma(cpu, vma, new_addr, old_len, new_pgoff);
   const need_rmap_locks = false; // copy_vma() made a new VMA, not a merge
   const moved_len = cpu.kernel.move_page_tables(
     cpu,

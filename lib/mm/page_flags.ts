@@ -4,13 +4,20 @@
  * sleep the way the kernel's wait_on_page_bit() does.
  */
 import type { Cpu } from "../machine/cpu.js";
-import { PAGE_FLAGS, PAGE_LOCK, PAGE_MAPCOUNT, PAGE_MAPPING } from "../machine/layout.js";
+import {
+  MAPPING_ANON,
+  PAGE_FLAGS,
+  PAGE_LOCK,
+  PAGE_MAPCOUNT,
+  PAGE_MAPPING,
+} from "../machine/layout.js";
 import { mutex_is_locked, mutex_lock, mutex_trylock, mutex_unlock } from "../sync/mutex.js";
 
 export const PG_dirty = 1 << 0;
 export const PG_writeback = 1 << 1;
 export const PG_uptodate = 1 << 2;
 export const PG_referenced = 1 << 3;
+export const PG_swapcache = 1 << 4;
 
 const flags = (cpu: Cpu, pfn: number): number => cpu.L.page(pfn) + PAGE_FLAGS;
 
@@ -56,3 +63,7 @@ export const page_mapped = (cpu: Cpu, pfn: number): boolean =>
   Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_MAPCOUNT) > 0;
 export const page_mapping = (cpu: Cpu, pfn: number): number =>
   Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_MAPPING);
+export const PageAnon = (cpu: Cpu, pfn: number): boolean =>
+  Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_MAPPING) === MAPPING_ANON;
+export const PageSwapCache = (cpu: Cpu, pfn: number): boolean =>
+  (Atomics.load(cpu.mem, flags(cpu, pfn)) & PG_swapcache) !== 0;

@@ -6,8 +6,10 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import {
+  PAGE_FLAGS,
   PAGE_INDEX,
   PAGE_MAPCOUNT,
+  PAGE_PRIVATE,
   PAGE_SHIFT,
   VMA_END,
   VMA_FLAGS,
@@ -26,12 +28,14 @@ import {
   pte_present,
   pte_wrprotect,
   pte_write,
+  swp_entry_to_pte,
 } from "../mmu/pgtable.js";
 import { flush_tlb_page } from "../mmu/shootdown.js";
 import { down_read, up_read } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { VM_SHARED, vma_field } from "./mmap.js";
-import { page_mapped } from "./page_flags.js";
+import { page_mapped, PG_dirty } from "./page_flags.js";
+import { put_page } from "./page_alloc.js";
 
 /** page_add_file_rmap(): caller holds the PTL of the PTE being set. */
 export function page_add_file_rmap(cpu: Cpu, pfn: number): void {
@@ -111,4 +115,64 @@ export function page_mkclean(cpu: Cpu, pfn: number): number {
   up_read(cpu, L.iMmapRwsem);
   cpu.point(P_PAGE_MKCLEAN_DONE);
   return cleaned;
+}
+
+/* ------------------------------------------------------------ anonymous pages */
+
+/** page_add_new_anon_rmap(): a fresh anonymous page gets its first mapping. */
+export function page_add_new_anon_rmap(cpu: Cpu, pfn: number, index: number): void {
+  Atomics.store(cpu.mem, cpu.L.page(pfn) + PAGE_INDEX, index);
+  Atomics.store(cpu.mem, cpu.L.page(pfn) + PAGE_MAPCOUNT, 1);
+}
+
+/** page_add_anon_rmap(): one more mapping of an anonymous page (swap-in). */
+export function page_add_anon_rmap(cpu: Cpu, pfn: number, index: number): void {
+  Atomics.store(cpu.mem, cpu.L.page(pfn) + PAGE_INDEX, index);
+  Atomics.add(cpu.mem, cpu.L.page(pfn) + PAGE_MAPCOUNT, 1);
+}
+
+/**
+ * try_to_unmap_one() for an anonymous page in the swap cache: clear and flush the PTE (this
+ * address only), move its dirty bit to the page, leave the swap entry in its place.
+ */
+function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number): void {
+  const ptep = page_check_address(cpu, pfn, addr);
+  if (ptep < 0) return;
+  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
+  const pteval = ptep_clear_flush(cpu, addr, ptep);
+  if (pte_dirty(pteval)) set_page_dirty_anon(cpu, pfn);
+  const slot = Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_PRIVATE) - 1;
+  Atomics.add(cpu.mem, cpu.L.swapMap + slot, 1); // swap_duplicate()
+  Atomics.store(cpu.mem, ptep, swp_entry_to_pte(slot)); // set_pte_at(swp_pte)
+  page_remove_rmap(cpu, pfn);
+  spin_unlock(cpu, ptl);
+  put_page(cpu, pfn); // the mapping's reference
+}
+
+/**
+ * try_to_unmap() -> rmap_walk_anon(): every VMA of the anon_vma that covers the page, in tree
+ * order (old VMA before the new one during mremap), under anon_vma->rwsem (read). Returns
+ * whether the page is still mapped.
+ */
+export function try_to_unmap(cpu: Cpu, pfn: number): boolean {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  const index = Atomics.load(mem, L.page(pfn) + PAGE_INDEX);
+  down_read(cpu, L.anonVmaRwsem); // anon_vma_lock_read()
+  const n = Atomics.load(mem, L.anonVma);
+  for (let i = 0; i < n && page_mapped(cpu, pfn); i++) {
+    const vma = Atomics.load(mem, L.anonVma + 1 + i);
+    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
+    const start = vma_field(cpu, vma, VMA_START);
+    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
+    if (index < pgoff || index >= pgoff + pages) continue;
+    try_to_unmap_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT));
+  }
+  up_read(cpu, L.anonVmaRwsem);
+  return page_mapped(cpu, pfn);
+}
+
+/** SetPageDirty for an anonymous page (no mapping to account it to). */
+function set_page_dirty_anon(cpu: Cpu, pfn: number): void {
+  Atomics.or(cpu.mem, cpu.L.page(pfn) + PAGE_FLAGS, PG_dirty);
 }

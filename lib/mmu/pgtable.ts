@@ -19,6 +19,13 @@ export const _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSE
 
 /** vm_page_prot of a shared file mapping whose fs has ->page_mkwrite: write-notify, so RO. */
 export const PAGE_SHARED_WRNOTIFY = _PAGE_PRESENT | _PAGE_USER;
+/** vm_page_prot of a private writable mapping: read-only until a write fault (PAGE_COPY). */
+export const PAGE_COPY = _PAGE_PRESENT | _PAGE_USER;
+
+/** A swap entry in a non-present PTE: the slot above the flags, present bit clear. */
+export const pte_is_swap = (pte: number): boolean => pte !== 0 && (pte & _PAGE_PRESENT) === 0;
+export const swp_entry_to_pte = (slot: number): number => (slot + 1) << PAGE_SHIFT;
+export const pte_to_swp_slot = (pte: number): number => (pte >>> PAGE_SHIFT) - 1;
 
 export const pte_none = (pte: number): boolean => pte === 0;
 export const pte_present = (pte: number): boolean => (pte & _PAGE_PRESENT) !== 0;

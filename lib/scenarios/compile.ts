@@ -44,6 +44,9 @@ import {
   OP_WAIT,
   OP_FTRUNCATE,
   OP_ALLOC,
+  OP_MMAP_ANON,
+  OP_MADV_FREE,
+  OP_RECLAIM,
 } from "./image.js";
 import type { Arg, OutcomeField, Region, ScenarioSpec, Step } from "./types.js";
 
@@ -64,6 +67,9 @@ export const RESULT_LABELS = ["ok", "SIGSEGV", "SIGBUS"];
 /** The ops compile() turns into code (types.ts also names ops the model does not run yet). */
 export const COMPILED_OPS = [
   "mmap",
+  "mmap_anon",
+  "madvise_free",
+  "reclaim",
   "munmap",
   "mremap",
   "store",
@@ -180,6 +186,12 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
     switch (s.op) {
       case "mmap":
         return emit(OP_MMAP, addr(s.at, 0, where), len(s.pages, where), 0);
+      case "mmap_anon":
+        return emit(OP_MMAP_ANON, addr(s.at, 0, where), len(s.pages, where));
+      case "madvise_free":
+        return emit(OP_MADV_FREE, addr(s.at, 0, where), len(s.pages, where));
+      case "reclaim":
+        return emit(OP_RECLAIM);
       case "munmap":
         return emit(OP_MUNMAP, addr(s.at, 0, where), len(s.pages, where));
       case "mremap":

@@ -35,6 +35,9 @@ export const OP_SIGNAL = 8; // a: flag number
 export const OP_WAIT = 9; // a: flag number
 export const OP_FTRUNCATE = 10; // a: new size in pages
 export const OP_ALLOC = 11; // a: value the new owner writes into the frame
+export const OP_MMAP_ANON = 12; // a: addr, b: len
+export const OP_MADV_FREE = 13; // a: addr, b: len
+export const OP_RECLAIM = 14;
 
 /** Register contents before the step that sets it has run. */
 export const REG_UNSET = -0x80000000;

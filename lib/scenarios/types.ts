@@ -12,6 +12,9 @@ export type Region = "X" | "Y";
 
 export type Step =
   | { op: "mmap"; at: Region; pages: Arg }
+  | { op: "mmap_anon"; at: Region; pages: Arg }
+  | { op: "madvise_free"; at: Region; pages: Arg }
+  | { op: "reclaim" }
   | { op: "munmap"; at: Region; pages: Arg }
   | { op: "mremap"; from: Region; to: Region; pages: Arg }
   | { op: "store"; at: Region; page: Arg; value: Arg; result: string }
@@ -25,6 +28,9 @@ export type Step =
 
 export const OPS = [
   "mmap",
+  "mmap_anon",
+  "madvise_free",
+  "reclaim",
   "munmap",
   "mremap",
   "store",

@@ -106,6 +106,9 @@ const STEP_FIELDS: Record<
   Record<string, "region" | "arg" | "reg" | "flag" | "advice">
 > = {
   mmap: { at: "region", pages: "arg" },
+  mmap_anon: { at: "region", pages: "arg" },
+  madvise_free: { at: "region", pages: "arg" },
+  reclaim: {},
   munmap: { at: "region", pages: "arg" },
   mremap: { from: "region", to: "region", pages: "arg" },
   store: { at: "region", page: "arg", value: "arg", result: "reg" },

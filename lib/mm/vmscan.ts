@@ -1,0 +1,90 @@
+/**
+ * Page reclaim of anonymous pages (mm/vmscan.c shrink_page_list() as of v4.9, reduced to what
+ * the races need): give the page a swap slot, unmap it from every PTE (try_to_unmap), write it
+ * to swap if dirty, take it out of the swap cache and free it. Each step that can fail keeps
+ * the page, as the kernel does.
+ */
+import type { Cpu } from "../machine/cpu.js";
+import { PAGE_REFCOUNT, ZERO_PFN } from "../machine/layout.js";
+import { P_SHRINK_PAGE_LIST_START, P_SHRINK_PAGE_LIST_UNMAPPED } from "../machine/points.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import {
+  get_page_unless_zero,
+  page_ref_freeze,
+  page_ref_unfreeze,
+  put_page,
+} from "./page_alloc.js";
+import {
+  ClearPageFlag,
+  page_mapped,
+  PageAnon,
+  PageDirty,
+  PageSwapCache,
+  PageWriteback,
+  PG_writeback,
+  SetPageFlag,
+  TestClearPageDirty,
+  trylock_page,
+  unlock_page,
+} from "./page_flags.js";
+import { try_to_unmap } from "./rmap.js";
+import { __delete_from_swap_cache, add_to_swap, swap_free, swap_writepage } from "./swap.js";
+
+/** Reclaim one isolated anonymous page (we hold a reference). Returns true if freed. */
+function shrink_page(cpu: Cpu, pfn: number): boolean {
+  if (!trylock_page(cpu, pfn)) return false;
+  if (PageWriteback(cpu, pfn)) {
+    unlock_page(cpu, pfn);
+    return false;
+  }
+  if (!PageSwapCache(cpu, pfn)) add_to_swap(cpu, pfn);
+  if (page_mapped(cpu, pfn) && try_to_unmap(cpu, pfn)) {
+    unlock_page(cpu, pfn); // still mapped somewhere: keep
+    return false;
+  }
+  cpu.point(P_SHRINK_PAGE_LIST_UNMAPPED);
+  if (PageDirty(cpu, pfn)) {
+    // pageout(): clear_page_dirty_for_io() (no PTEs left to clean), then swap_writepage()
+    if (TestClearPageDirty(cpu, pfn)) {
+      SetPageFlag(cpu, pfn, PG_writeback);
+      swap_writepage(cpu, pfn);
+      ClearPageFlag(cpu, pfn, PG_writeback); // end_page_writeback()
+    }
+  }
+  // __remove_mapping() on the swap cache: freeze at 2 (swap cache + ours), else keep.
+  const L = cpu.L;
+  spin_lock(cpu, L.swapLock);
+  if (!page_ref_freeze(cpu, pfn, 2)) {
+    spin_unlock(cpu, L.swapLock);
+    unlock_page(cpu, pfn);
+    return false;
+  }
+  if (PageDirty(cpu, pfn)) {
+    page_ref_unfreeze(cpu, pfn, 2); // redirtied meanwhile: keep
+    spin_unlock(cpu, L.swapLock);
+    unlock_page(cpu, pfn);
+    return false;
+  }
+  const slot = __delete_from_swap_cache(cpu, pfn);
+  swap_free(cpu, slot); // swapcache_free()
+  spin_unlock(cpu, L.swapLock);
+  page_ref_unfreeze(cpu, pfn, 1); // only our reference is left
+  unlock_page(cpu, pfn);
+  return true;
+}
+
+/** Reclaim every anonymous page on the (modelled) inactive list. Returns pages freed. */
+export function shrink_page_list(cpu: Cpu): number {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  cpu.point(P_SHRINK_PAGE_LIST_START);
+  let freed = 0;
+  const highWater = Atomics.load(mem, L.highWater);
+  for (let pfn = ZERO_PFN + 1; pfn < highWater; pfn++) {
+    if (Atomics.load(mem, L.page(pfn) + PAGE_REFCOUNT) === 0 || !PageAnon(cpu, pfn)) continue;
+    if (!get_page_unless_zero(cpu, pfn)) continue; // isolate_lru_page()
+    if (PageAnon(cpu, pfn) && shrink_page(cpu, pfn)) freed++;
+    put_page(cpu, pfn); // putback, or the last reference: the frame is freed
+  }
+  return freed;
+}
