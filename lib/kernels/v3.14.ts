@@ -55,9 +55,11 @@ export function zap_pte_range(
     cpu.point(P_ZAP_PTE_RANGE_BEFORE_FLUSH);
     spin_unlock(cpu, ptl); // the PTE is gone, the dirty bit is in the page, the TLB is not flushed
     cpu.point(P_ZAP_PTE_RANGE_UNLOCKED);
-    // mmu_gather ran out of room to batch pages: flush and free outside the PTL.
-    if (!force_flush || addr === end) break;
+    // mmu_gather ran out of room to batch pages: flush and free outside the PTL, then go on
+    // with the rest of the range, if any.
+    if (!force_flush) break;
     tlb_flush_mmu(cpu, tlb);
+    if (addr === end) break;
   }
   return addr;
 }

@@ -42,6 +42,8 @@ export function tlb_remove_tlb_entry(tlb: MmuGather, addr: number): void {
 
 /** __tlb_remove_page(): queue a page to be freed after the flush; true if the batch is full. */
 export function __tlb_remove_page(tlb: MmuGather, pfn: number, delay_rmap = false): boolean {
+  // A full batch must have been flushed and freed first: anything else is a bug in the caller.
+  if (tlb.nr >= MAX_GATHER_BATCH) throw new Error("mmu_gather overflow: batch not flushed");
   tlb.delayRmap[tlb.nr] = delay_rmap ? 1 : 0;
   if (delay_rmap) tlb.delayedRmap = true;
   tlb.pages[tlb.nr++] = pfn;

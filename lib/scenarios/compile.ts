@@ -48,7 +48,7 @@ import {
   OP_MADV_FREE,
   OP_RECLAIM,
 } from "./image.js";
-import type { Arg, OutcomeField, Region, ScenarioSpec, Step } from "./types.js";
+import { OPS, type Arg, type OutcomeField, type Region, type ScenarioSpec, type Step } from "./types.js";
 
 export class ScenarioError extends Error {}
 
@@ -64,23 +64,8 @@ export interface Compiled {
 
 export const RESULT_LABELS = ["ok", "SIGSEGV", "SIGBUS"];
 
-/** The ops compile() turns into code (types.ts also names ops the model does not run yet). */
-export const COMPILED_OPS = [
-  "mmap",
-  "mmap_anon",
-  "madvise_free",
-  "reclaim",
-  "munmap",
-  "mremap",
-  "store",
-  "load",
-  "fadvise",
-  "pread",
-  "ftruncate",
-  "alloc",
-  "signal",
-  "wait",
-] as const satisfies readonly Step["op"][];
+/** The ops compile() turns into code: every op of the format. */
+export const COMPILED_OPS = OPS;
 
 /** Resolve parameters: defaults, then overrides; check ranges. */
 export function resolveParams(
