@@ -97,7 +97,11 @@ program
       table(
         data.kernels.map((k) => [
           `  ${k.name}`,
-          /^[0-9a-f]{12,40}$/.test(k.commit) ? k.commit.slice(0, 12) : k.commit.startsWith("v") ? "(tag)" : "(hash unconfirmed)",
+          /^[0-9a-f]{12,40}$/.test(k.commit)
+            ? k.commit.slice(0, 12)
+            : k.commit.startsWith("v")
+              ? "(tag)"
+              : "(hash unconfirmed)",
           `${k.title}: ${k.summary}`,
         ]),
       ),

@@ -25,7 +25,12 @@ import { KERNELS, type Kernel } from "../kernels/index.js";
 export class Cpu extends Waiter {
   readonly L: Layout;
   readonly tlbBase: number;
+  readonly hugeTlbBase: number;
   tlbGen = 1;
+  /** The TLB slot the last lookup hit (for the use-after-free oracle). */
+  tlbSlot = 0;
+  /** tlb_single_page_flush_ceiling: x86 flushes page by page up to 33 pages, all above. */
+  flushCeiling = 33;
   /** The signal the last user load raised (0: none). */
   fault = 0;
   flushes = 0;
@@ -44,6 +49,7 @@ export class Cpu extends Waiter {
     super(mem, L.percpu, L.nrCpus, id);
     this.L = L;
     this.tlbBase = L.tlbOf(id);
+    this.hugeTlbBase = L.hugeTlbOf(id);
     mem[this.self + CPU_TLB_GEN] = this.tlbGen;
   }
 

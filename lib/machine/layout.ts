@@ -14,6 +14,8 @@ export const PMD_MASK = ~(PMD_SIZE - 1);
 export const NR_PMDS = 32;
 export const TASK_SIZE = NR_PMDS * PMD_SIZE;
 export const NR_VPAGES = TASK_SIZE >>> PAGE_SHIFT;
+/** A transparent huge page: one PMD entry, HPAGE_PMD_NR contiguous frames. */
+export const HPAGE_PMD_NR = 512;
 
 /** A page frame holds a few words: the value written there is what the oracles look at. */
 export const FRAME_WORDS = 4;
@@ -103,6 +105,7 @@ export const CFG_NR_CPUS = 5;
 export const CFG_SPIN_LIMIT = 6;
 export const CFG_FILE_PAGES = 7; // i_size of the shared file, in pages
 export const CFG_SLEEPING_DELAYS = 8; // 1: injected delays park (CPUs outnumber cores)
+export const CFG_FLUSH_CEILING = 9; // tlb_single_page_flush_ceiling of the modelled arch (0: x86's 33)
 export const CFG_WORDS = 16;
 export const NR_POINTS_MAX = 24;
 
@@ -189,6 +192,8 @@ export class Layout {
   readonly pte: number;
   readonly program: number;
   readonly tlb: number;
+  /** Per CPU, one TLB entry per PMD for huge (2 MiB) translations. */
+  readonly hugeTlb: number;
   readonly words: number;
   readonly bytes: number;
 
@@ -234,6 +239,7 @@ export class Layout {
     this.pte = alloc(s, NR_PMDS * PTRS_PER_PTE, 16);
     this.program = alloc(s, PROGRAM_WORDS, 16);
     this.tlb = alloc(s, nrCpus * NR_VPAGES * TLB_WORDS, 16);
+    this.hugeTlb = alloc(s, nrCpus * NR_PMDS * TLB_WORDS, 16);
     this.words = s.next;
     this.bytes = this.words * 4;
   }
@@ -255,6 +261,9 @@ export class Layout {
   }
   frame(pfn: number): number {
     return this.frames + pfn * FRAME_WORDS;
+  }
+  hugeTlbOf(cpu: number): number {
+    return this.hugeTlb + cpu * NR_PMDS * TLB_WORDS;
   }
   tlbOf(cpu: number): number {
     return this.tlb + cpu * NR_VPAGES * TLB_WORDS;

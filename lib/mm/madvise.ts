@@ -18,7 +18,15 @@ import {
 } from "../mmu/pgtable.js";
 import { down_read, up_read } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { ClearPageFlag, PageAnon, PG_dirty, trylock_page, unlock_page } from "./page_flags.js";
+import {
+  ClearPageFlag,
+  PageAnon,
+  PageSwapCache,
+  PG_dirty,
+  trylock_page,
+  unlock_page,
+} from "./page_flags.js";
+import { try_to_free_swap } from "./swap.js";
 import { tlb_finish_mmu, tlb_gather_mmu, tlb_remove_tlb_entry } from "./tlb_gather.js";
 
 export function madvise_free(cpu: Cpu, start: number, len: number): number {
@@ -44,10 +52,14 @@ export function madvise_free(cpu: Cpu, start: number, len: number): number {
       const page = pte_pfn(ptent);
       if (page === ZERO_PFN || !PageAnon(cpu, page)) continue;
       if (Atomics.load(mem, L.page(page) + PAGE_MAPCOUNT) !== 1) continue; // shared: leave it
-      if (trylock_page(cpu, page)) {
-        ClearPageFlag(cpu, page, PG_dirty);
+      if (!trylock_page(cpu, page)) continue;
+      // A page in the swap cache whose slot is still referenced keeps its swap copy: skip it.
+      if (PageSwapCache(cpu, page) && !try_to_free_swap(cpu, page)) {
         unlock_page(cpu, page);
+        continue;
       }
+      ClearPageFlag(cpu, page, PG_dirty);
+      unlock_page(cpu, page);
       if ((ptent & (_PAGE_ACCESSED | _PAGE_DIRTY)) !== 0) {
         const old = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
         Atomics.store(mem, ptep, old & ~(_PAGE_ACCESSED | _PAGE_DIRTY)); // pte_mkold(pte_mkclean())

@@ -18,6 +18,7 @@ import {
   ClearPageFlag,
   page_mapped,
   PageSwapCache,
+  PageWriteback,
   PG_swapcache,
   PG_uptodate,
   SetPageFlag,
@@ -143,23 +144,33 @@ export function alloc_anon_page(cpu: Cpu): number {
 }
 
 /**
- * try_to_free_swap(): a locked page whose slot no PTE references any more leaves the swap cache
- * (freeing the slot and the cache's page reference).
+ * try_to_free_swap(): a locked page whose slot no PTE references any more (only the swap
+ * cache's reference is left) leaves the swap cache; memory now holds the only copy, so the
+ * page is dirty (SetPageDirty after delete_from_swap_cache).
  */
 export function try_to_free_swap(cpu: Cpu, pfn: number): boolean {
-  if (!PageSwapCache(cpu, pfn) || page_mapped(cpu, pfn)) return false;
+  if (!PageSwapCache(cpu, pfn) || PageWriteback(cpu, pfn)) return false;
   const L = cpu.L;
   spin_lock(cpu, L.swapLock);
   const slot = page_swap_slot(cpu, pfn);
   if (swap_count(cpu, slot) !== 1) {
     spin_unlock(cpu, L.swapLock);
-    return false;
+    return false; // page_swapcount(): some PTE still holds the entry
   }
   __delete_from_swap_cache(cpu, pfn);
   swap_free(cpu, slot);
   spin_unlock(cpu, L.swapLock);
-  put_page(cpu, pfn);
+  set_page_dirty(cpu, pfn);
+  put_page(cpu, pfn); // the swap cache's reference
   return true;
+}
+
+/** free_swap_cache(): an unmapped page leaving a gather drops out of the swap cache too. */
+export function free_swap_cache(cpu: Cpu, pfn: number): void {
+  if (PageSwapCache(cpu, pfn) && !page_mapped(cpu, pfn) && trylock_page(cpu, pfn)) {
+    try_to_free_swap(cpu, pfn);
+    unlock_page(cpu, pfn);
+  }
 }
 
 /** free_swap_and_cache(): a PTE's swap entry is gone (zap). */
@@ -167,7 +178,7 @@ export function free_swap_and_cache(cpu: Cpu, slot: number): void {
   swap_free(cpu, slot);
   const pfn = lookup_swap_cache(cpu, slot);
   if (pfn === 0) return;
-  if (trylock_page(cpu, pfn)) {
+  if (!page_mapped(cpu, pfn) && trylock_page(cpu, pfn)) {
     try_to_free_swap(cpu, pfn);
     unlock_page(cpu, pfn);
   }

@@ -8,6 +8,7 @@ import { PAGE_SIZE } from "../machine/layout.js";
 import { flush_tlb_mm_range } from "../mmu/shootdown.js";
 import { put_page } from "./page_alloc.js";
 import { page_remove_rmap } from "./rmap.js";
+import { free_swap_cache } from "./swap.js";
 
 /** MAX_GATHER_BATCH: pages one gather holds before it must flush and free. */
 export const MAX_GATHER_BATCH = 512;
@@ -68,8 +69,13 @@ export function tlb_flush_mmu_tlbonly(cpu: Cpu, tlb: MmuGather): void {
   __tlb_reset_range(tlb);
 }
 
+/** tlb_flush_mmu_free() -> free_pages_and_swap_cache(): after the flush, drop the pages. */
 export function tlb_flush_mmu_free(cpu: Cpu, tlb: MmuGather): void {
-  for (let i = 0; i < tlb.nr; i++) put_page(cpu, tlb.pages[i] as number);
+  for (let i = 0; i < tlb.nr; i++) {
+    const pfn = tlb.pages[i] as number;
+    free_swap_cache(cpu, pfn);
+    put_page(cpu, pfn);
+  }
   tlb.nr = 0;
 }
 

@@ -28,7 +28,7 @@ export function user_store(cpu: Cpu, addr: number, value: number): number {
       e = walk(cpu, addr, true); // set D in the PTE (locked RMW), then cache D = 1
     }
     if (e !== 0) {
-      check_frame_gen(cpu, vpn, e >>> PAGE_SHIFT);
+      check_frame_gen(cpu, e >>> PAGE_SHIFT);
       Atomics.store(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr), value);
       return 0;
     }
@@ -48,7 +48,7 @@ export function user_load(cpu: Cpu, addr: number): number {
     let e = tlb_lookup(cpu, vpn);
     if (e === 0) e = walk(cpu, addr, false);
     if (e !== 0) {
-      check_frame_gen(cpu, vpn, e >>> PAGE_SHIFT);
+      check_frame_gen(cpu, e >>> PAGE_SHIFT);
       return Atomics.load(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr));
     }
     __flush_tlb_single(cpu, addr);

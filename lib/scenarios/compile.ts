@@ -48,7 +48,14 @@ import {
   OP_MADV_FREE,
   OP_RECLAIM,
 } from "./image.js";
-import { OPS, type Arg, type OutcomeField, type Region, type ScenarioSpec, type Step } from "./types.js";
+import {
+  OPS,
+  type Arg,
+  type OutcomeField,
+  type Region,
+  type ScenarioSpec,
+  type Step,
+} from "./types.js";
 
 export class ScenarioError extends Error {}
 
