@@ -40,6 +40,11 @@ function progressPrinter(enabled: boolean): (kernel: string, trials: number) => 
     process.stderr.write(`\r  ${kernel}: ${trials.toLocaleString("en-US")} trials\x1b[K`);
 }
 
+function parseArch(a: string | undefined): "x86" | "arm64" | undefined {
+  if (a === undefined || a === "x86" || a === "arm64") return a;
+  throw new UsageError(`--arch: unknown architecture "${a}" (valid: x86, arm64)`);
+}
+
 const program = new Command();
 program
   .name("tlbrace")
@@ -114,6 +119,7 @@ program
 
 interface RunFlags {
   file?: string;
+  arch?: string;
   kernel: string[];
   trials?: string;
   duration?: string;
@@ -154,6 +160,10 @@ program
     [],
   )
   .option("--seed <n>", "seed of the start offsets (default: random, printed)")
+  .option(
+    "--arch <x86|arm64>",
+    "TLB-flush granularity of the modelled MMU (default: the scenario's, else x86)",
+  )
   .option(
     "--offset-max <time>",
     "largest per-CPU start offset (default: max(2us, the largest --delay))",
@@ -196,6 +206,7 @@ program
       cpus: o.cpus === undefined ? scenario.cpus.length : parseCount(o.cpus, "--cpus"),
       params,
       delays: new Map(o.delay.map(parseDelay)),
+      arch: parseArch(o.arch),
       seed,
       offsetMaxNs:
         o.offsetMax === undefined ? undefined : parseDuration(o.offsetMax, "--offset-max"),

@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import {
   CFG_DURATION_MS,
+  CFG_FLUSH_CEILING,
   CFG_KERNEL,
   CFG_NR_CPUS,
   CFG_OFFSET_MAX_NS,
@@ -57,6 +58,8 @@ export interface BatchConfig {
   /** Injected delay per point id, in nanoseconds. */
   delaysNs: Map<number, number>;
   spinLimit?: number;
+  /** tlb_single_page_flush_ceiling of the modelled architecture (default: x86's 33). */
+  flushCeiling?: number;
 }
 
 export interface BatchStats {
@@ -195,6 +198,7 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.offsetMaxNs);
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
     Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, this.nrCpus > availableParallelism() ? 1 : 0);
+    Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);
     const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
     for (let p = 0; p < NR_POINTS_MAX; p++)
       f64[F64_DELAYS_MS + p] = (cfg.delaysNs.get(p) ?? 0) / 1e6;

@@ -8,6 +8,7 @@ import { compile, ScenarioError } from "../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../lib/scenarios/types.js";
 import { Machine, WatchdogError } from "./machine.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, INSN_WORDS } from "../lib/scenarios/image.js";
+import { ARM64_MAX_TLB_RANGE_PAGES, tlb_single_page_flush_ceiling } from "../lib/mmu/shootdown.js";
 import type { ResultFile, RunResult } from "./results.js";
 import { machineInfo } from "./sysinfo.js";
 import { formatNs, parseDuration, UsageError } from "../lib/units.js";
@@ -23,6 +24,8 @@ export interface RunOptions {
   params: Record<string, number>;
   /** Point name -> delay in ns. */
   delays: Map<string, number>;
+  /** The modelled MMU's TLB-flush granularity; default: the scenario's arch, else x86. */
+  arch?: "x86" | "arm64";
   seed: number;
   /** Largest per-CPU start offset; undefined: the default (see defaultOffsetMaxNs). */
   offsetMaxNs?: number;
@@ -107,6 +110,8 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
   const offsetMaxNs = opts.offsetMaxNs ?? defaultOffsetMaxNs(opts.delays);
   if (offsetMaxNs > OFFSET_MAX_LIMIT_NS) throw new UsageError(`--offset-max: at most 1s`);
   const delaysNs = new Map([...opts.delays].map(([p, ns]) => [pointId(p), ns]));
+  const arch = opts.arch ?? scenario.arch ?? "x86";
+  const flushCeiling = arch === "arm64" ? ARM64_MAX_TLB_RANGE_PAGES : tlb_single_page_flush_ceiling;
   const delays = Object.fromEntries([...opts.delays].map(([p, ns]) => [p, formatNs(ns)]));
   const result: ResultFile = {
     schema: 1,
@@ -129,16 +134,17 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
   });
   try {
     machine.load(compiled.image);
-    const warmup = opts.warmupTrials ?? 1000;
+    const warmup = opts.warmupTrials ?? 20_000;
     if (warmup > 0) {
       await machine.run(
         {
           kernel: kernelIndex(kernels[0] as string),
           trials: warmup,
-          durationMs: 0,
+          durationMs: 500,
           seed: opts.seed ^ 0x5a5a5a5a,
           offsetMaxNs,
           delaysNs,
+          flushCeiling,
         },
         opts.watchdogMs,
       );
@@ -154,6 +160,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
           seed: opts.seed,
           offsetMaxNs,
           delaysNs,
+          flushCeiling,
         },
         opts.watchdogMs,
         (n) => opts.onProgress?.(name, n),

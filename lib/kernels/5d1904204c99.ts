@@ -18,6 +18,10 @@ import {
   P_MOVE_PTES_UNLOCKED,
 } from "../machine/points.js";
 import {
+  pmd_dirty,
+  pmd_mksoft_dirty,
+  pmd_present,
+  pmd_trans_huge,
   pte_dirty,
   pte_lockptr,
   pte_mksoft_dirty,
@@ -26,11 +30,26 @@ import {
   pte_present,
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
-import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import {
+  alloc_new_pmd,
+  get_old_pmd,
+  LATENCY_LIMIT,
+  move_huge_pmd_lock,
+  pte_alloc,
+  split_huge_pmd,
+} from "../mm/mremap.js";
+import { pmd_lockptr } from "../mm/huge_memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { zap_pte_range } from "../mm/memory.js";
-import type { Kernel, MovePtes } from "./kernel.js";
+import {
+  HUGE_MOVED_FLUSHED,
+  HUGE_MOVED_NEED_FLUSH,
+  HUGE_NOT_MOVED,
+  type Kernel,
+  type MoveHugePmd,
+  type MovePtes,
+} from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
 function move_ptes(
@@ -80,10 +99,36 @@ function move_ptes(
 }
 
 /**
+ * mm/huge_memory.c: move_huge_pmd() as of 5d1904204c99: like move_ptes(), flush a dirty huge
+ * PMD before dropping the PMD lock; report need_flush otherwise.
+ */
+function move_huge_pmd(
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+): number {
+  if (!move_huge_pmd_lock(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd))
+    return HUGE_NOT_MOVED;
+  const cur = Atomics.load(cpu.mem, old_pmd);
+  const force_flush = pmd_present(cur) && pmd_dirty(cur);
+  const pmd = Atomics.exchange(cpu.mem, old_pmd, 0); // pmdp_huge_get_and_clear()
+  Atomics.store(cpu.mem, new_pmd, pmd_mksoft_dirty(pmd)); // set_pmd_at()
+  if (force_flush) flush_tlb_range(cpu, old_addr, old_addr + PMD_SIZE);
+  spin_unlock(cpu, pmd_lockptr(cpu));
+  return force_flush ? HUGE_MOVED_FLUSHED : HUGE_MOVED_NEED_FLUSH;
+}
+
+/**
  * move_page_tables() as of 5d1904204c99 (and its follow-up), over the move_ptes() given: the
  * final range flush happens only if some extent did not flush for itself.
  */
-export const make_move_page_tables = (move_ptes: MovePtes): Kernel["move_page_tables"] =>
+export const make_move_page_tables = (
+  move_ptes: MovePtes,
+  move_huge_pmd: MoveHugePmd,
+): Kernel["move_page_tables"] =>
   function move_page_tables(
     cpu: Cpu,
     vma: number,
@@ -103,6 +148,17 @@ export const make_move_page_tables = (move_ptes: MovePtes): Kernel["move_page_ta
       const old_pmd = get_old_pmd(cpu, old_addr);
       if (old_pmd < 0) continue;
       const new_pmd = alloc_new_pmd(cpu, new_addr);
+      if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
+        if (extent === PMD_SIZE) {
+          if (need_rmap_locks) take_rmap_locks(cpu);
+          const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
+          if (need_rmap_locks) drop_rmap_locks(cpu);
+          if (moved === HUGE_MOVED_NEED_FLUSH) need_flush = true;
+          if (moved !== HUGE_NOT_MOVED) continue;
+        }
+        split_huge_pmd(cpu, vma, old_pmd, old_addr);
+      }
+      pte_alloc(cpu, new_pmd);
       next = (new_addr + PMD_SIZE) & PMD_MASK;
       if (extent > next - new_addr) extent = next - new_addr;
       if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
@@ -133,6 +189,6 @@ export const k5d1904204c99: Kernel = {
   title: "mremap: fix race between mremap() and page cleanning",
   summary:
     "move_ptes() flushes before dropping the old PTL if any moved PTE was dirty (tested before ptep_get_and_clear); need_flush otherwise",
-  move_page_tables: make_move_page_tables(move_ptes),
+  move_page_tables: make_move_page_tables(move_ptes, move_huge_pmd),
   zap_pte_range,
 };

@@ -6,13 +6,16 @@
  * hash could not be confirmed from the sources at hand, hence the descriptive name.
  */
 import type { Cpu } from "../machine/cpu.js";
-import { PAGE_SIZE } from "../machine/layout.js";
+import { PAGE_SIZE, PMD_SIZE } from "../machine/layout.js";
 import {
   P_MOVE_PTES_BEFORE_CLEAR,
   P_MOVE_PTES_LOCKED,
   P_MOVE_PTES_UNLOCKED,
 } from "../machine/points.js";
 import {
+  pmd_dirty,
+  pmd_mksoft_dirty,
+  pmd_present,
   pte_dirty,
   pte_lockptr,
   pte_mksoft_dirty,
@@ -25,7 +28,14 @@ import { zap_pte_range } from "../mm/memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { make_move_page_tables } from "./5d1904204c99.js";
-import type { Kernel } from "./kernel.js";
+import {
+  HUGE_MOVED_FLUSHED,
+  HUGE_MOVED_NEED_FLUSH,
+  HUGE_NOT_MOVED,
+  type Kernel,
+} from "./kernel.js";
+import { move_huge_pmd_lock } from "../mm/mremap.js";
+import { pmd_lockptr } from "../mm/huge_memory.js";
 
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
 function move_ptes(
@@ -70,12 +80,31 @@ function move_ptes(
   return !force_flush;
 }
 
+/** move_huge_pmd() with the same follow-up: test the dirty bit of the cleared PMD. */
+function move_huge_pmd(
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+): number {
+  if (!move_huge_pmd_lock(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd))
+    return HUGE_NOT_MOVED;
+  const pmd = Atomics.exchange(cpu.mem, old_pmd, 0); // pmdp_huge_get_and_clear()
+  const force_flush = pmd_present(pmd) && pmd_dirty(pmd);
+  Atomics.store(cpu.mem, new_pmd, pmd_mksoft_dirty(pmd)); // set_pmd_at()
+  if (force_flush) flush_tlb_range(cpu, old_addr, old_addr + PMD_SIZE);
+  spin_unlock(cpu, pmd_lockptr(cpu));
+  return force_flush ? HUGE_MOVED_FLUSHED : HUGE_MOVED_NEED_FLUSH;
+}
+
 export const dirtyAfterClear: Kernel = {
   name: "dirty-after-clear",
   commit: "dirty-after-clear",
   title: "mremap: move_ptes: check pte dirty after its removal",
   summary:
     "move_ptes() tests the dirty bit of the value ptep_get_and_clear() returned; flush still after the new PTL is dropped",
-  move_page_tables: make_move_page_tables(move_ptes),
+  move_page_tables: make_move_page_tables(move_ptes, move_huge_pmd),
   zap_pte_range,
 };

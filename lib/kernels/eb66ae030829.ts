@@ -13,6 +13,9 @@ import {
   P_MOVE_PTES_UNLOCKED,
 } from "../machine/points.js";
 import {
+  pmd_mksoft_dirty,
+  pmd_present,
+  pmd_trans_huge,
   pte_lockptr,
   pte_mksoft_dirty,
   pte_none,
@@ -21,7 +24,15 @@ import {
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
 import { zap_pte_range } from "../mm/memory.js";
-import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import {
+  alloc_new_pmd,
+  get_old_pmd,
+  LATENCY_LIMIT,
+  move_huge_pmd_lock,
+  pte_alloc,
+  split_huge_pmd,
+} from "../mm/mremap.js";
+import { pmd_lockptr } from "../mm/huge_memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import type { Kernel } from "./kernel.js";
@@ -68,6 +79,24 @@ function move_ptes(
   if (need_rmap_locks) drop_rmap_locks(cpu);
 }
 
+/** mm/huge_memory.c: move_huge_pmd() as of eb66ae030829: flush a present PMD before unlocking. */
+function move_huge_pmd(
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+): boolean {
+  if (!move_huge_pmd_lock(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd)) return false;
+  const pmd = Atomics.exchange(cpu.mem, old_pmd, 0); // pmdp_huge_get_and_clear()
+  const force_flush = pmd_present(pmd);
+  Atomics.store(cpu.mem, new_pmd, pmd_mksoft_dirty(pmd)); // set_pmd_at()
+  if (force_flush) flush_tlb_range(cpu, old_addr, old_addr + PMD_SIZE);
+  spin_unlock(cpu, pmd_lockptr(cpu));
+  return true;
+}
+
 export function move_page_tables(
   cpu: Cpu,
   vma: number,
@@ -86,6 +115,16 @@ export function move_page_tables(
     const old_pmd = get_old_pmd(cpu, old_addr);
     if (old_pmd < 0) continue;
     const new_pmd = alloc_new_pmd(cpu, new_addr);
+    if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
+      if (extent === PMD_SIZE) {
+        if (need_rmap_locks) take_rmap_locks(cpu);
+        const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
+        if (need_rmap_locks) drop_rmap_locks(cpu);
+        if (moved) continue;
+      }
+      split_huge_pmd(cpu, vma, old_pmd, old_addr);
+    }
+    pte_alloc(cpu, new_pmd);
     next = (new_addr + PMD_SIZE) & PMD_MASK;
     if (extent > next - new_addr) extent = next - new_addr;
     if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;

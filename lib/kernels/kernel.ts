@@ -37,3 +37,16 @@ export type MovePtes = (
   new_addr: number,
   need_rmap_locks: boolean,
 ) => boolean;
+
+/** What a need_flush-era move_huge_pmd() reports (5d1904204c99 and its follow-up). */
+export const HUGE_NOT_MOVED = 0;
+export const HUGE_MOVED_FLUSHED = 1;
+export const HUGE_MOVED_NEED_FLUSH = 2;
+export type MoveHugePmd = (
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+) => number;

@@ -11,9 +11,24 @@ import {
   P_MOVE_PTES_LOCKED,
   P_MOVE_PTES_UNLOCKED,
 } from "../machine/points.js";
-import { pte_lockptr, pte_mksoft_dirty, pte_none, pte_offset } from "../mmu/pgtable.js";
+import {
+  pmd_mksoft_dirty,
+  pmd_trans_huge,
+  pte_lockptr,
+  pte_mksoft_dirty,
+  pte_none,
+  pte_offset,
+} from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
-import { alloc_new_pmd, get_old_pmd, LATENCY_LIMIT } from "../mm/mremap.js";
+import {
+  alloc_new_pmd,
+  get_old_pmd,
+  LATENCY_LIMIT,
+  move_huge_pmd_lock,
+  pte_alloc,
+  split_huge_pmd,
+} from "../mm/mremap.js";
+import { pmd_lockptr } from "../mm/huge_memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { zap_pte_range } from "../mm/memory.js";
@@ -55,6 +70,22 @@ function move_ptes(
   if (need_rmap_locks) drop_rmap_locks(cpu);
 }
 
+/** mm/huge_memory.c: move_huge_pmd() as of v4.9-rc4: no flush here, the caller flushes at the end. */
+function move_huge_pmd(
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+): boolean {
+  if (!move_huge_pmd_lock(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd)) return false;
+  const pmd = Atomics.exchange(cpu.mem, old_pmd, 0); // pmdp_huge_get_and_clear()
+  Atomics.store(cpu.mem, new_pmd, pmd_mksoft_dirty(pmd)); // set_pmd_at()
+  spin_unlock(cpu, pmd_lockptr(cpu)); // old and new PMD share the PMD table's lock
+  return true;
+}
+
 export function move_page_tables(
   cpu: Cpu,
   vma: number,
@@ -74,6 +105,19 @@ export function move_page_tables(
     const old_pmd = get_old_pmd(cpu, old_addr);
     if (old_pmd < 0) continue;
     const new_pmd = alloc_new_pmd(cpu, new_addr);
+    if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
+      if (extent === PMD_SIZE) {
+        if (need_rmap_locks) take_rmap_locks(cpu);
+        const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
+        if (need_rmap_locks) drop_rmap_locks(cpu);
+        if (moved) {
+          need_flush = true;
+          continue;
+        }
+      }
+      split_huge_pmd(cpu, vma, old_pmd, old_addr);
+    }
+    pte_alloc(cpu, new_pmd);
     next = (new_addr + PMD_SIZE) & PMD_MASK;
     if (extent > next - new_addr) extent = next - new_addr;
     if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;

@@ -29,6 +29,8 @@ import {
   OP_MMAP_ANON,
   OP_MADV_FREE,
   OP_RECLAIM,
+  OP_MMAP_THP,
+  OP_RECLAIM_CLUSTER,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
 
@@ -50,11 +52,17 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
       case OP_MMAP_ANON:
         sys_mmap_anon(cpu, a, b);
         break;
+      case OP_MMAP_THP:
+        sys_mmap_anon(cpu, a, b, true);
+        break;
       case OP_MADV_FREE:
         madvise_free(cpu, a, b);
         break;
       case OP_RECLAIM:
         shrink_page_list(cpu);
+        break;
+      case OP_RECLAIM_CLUSTER:
+        shrink_page_list(cpu, a);
         break;
       case OP_MUNMAP:
         sys_munmap(cpu, a, b);

@@ -13,6 +13,7 @@
 import type { Cpu } from "./cpu.js";
 import {
   CFG_DURATION_MS,
+  CFG_FLUSH_CEILING,
   CFG_KERNEL,
   CFG_OFFSET_MAX_NS,
   CFG_SEED,
@@ -39,6 +40,7 @@ import { run_program } from "./program.js";
 import { machine_reset, machine_reset_full } from "./reset.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
+import { tlb_single_page_flush_ceiling } from "../mmu/shootdown.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS } from "../scenarios/image.js";
 import { lost_writes, outcome_index, outcome_faulted, uaf_accesses } from "../scenarios/oracle.js";
 import { barrier_wait } from "../sync/barrier.js";
@@ -99,6 +101,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   cpu.parks = 0;
   cpu.parkTimeouts = 0;
   cpu.loadDelays();
+  cpu.flushCeiling = Atomics.load(mem, cfg + CFG_FLUSH_CEILING) || tlb_single_page_flush_ceiling;
   cpu.kernel = KERNELS[Atomics.load(mem, cfg + CFG_KERNEL)] as Kernel;
   cpu.spinLimit = Atomics.load(mem, cfg + CFG_SPIN_LIMIT) || DEFAULT_SPIN_LIMIT;
   const trials = Atomics.load(mem, cfg + CFG_TRIALS);

@@ -8,7 +8,9 @@ import {
   FRAME_WORDS,
   PAGE_MAPCOUNT,
   PAGE_SIZE,
+  PMD_SIZE,
   PTRS_PER_PTE,
+  VMA_FLAGS,
   VMA_PAGE_PROT,
   ZERO_PFN,
 } from "../machine/layout.js";
@@ -16,8 +18,11 @@ import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machi
 import {
   _PAGE_TABLE,
   mk_pte,
+  _PAGE_PRESENT,
+  _PAGE_PSE,
   pmd_none,
   pmd_offset,
+  pmd_trans_huge,
   pte_dirty,
   pte_lockptr,
   pte_mkdirty,
@@ -34,6 +39,13 @@ import { flush_tlb_page } from "../mmu/shootdown.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { filemap_fault } from "./filemap.js";
 import { linear_page_index, vma_field, vma_is_anonymous } from "./mmap.js";
+import {
+  do_huge_pmd_anonymous_page,
+  pmd_lockptr,
+  transhuge_vma_suitable,
+  VM_HUGEPAGE,
+  zap_huge_pmd,
+} from "./huge_memory.js";
 import { get_page, put_page } from "./page_alloc.js";
 import {
   lock_page,
@@ -190,8 +202,12 @@ export function unmap_vmas(
   for (let addr = start; addr < end;) {
     const next = Math.min(((addr >>> 21) + 1) << 21, end); // pmd_addr_end()
     const pmdp = pmd_offset(cpu.L, addr);
-    if (!pmd_none(Atomics.load(cpu.mem, pmdp)))
-      cpu.kernel.zap_pte_range(cpu, tlb, pmdp, addr, next);
+    const pmd = Atomics.load(cpu.mem, pmdp);
+    if (pmd_trans_huge(pmd)) {
+      // zap_pmd_range(): a whole huge PMD goes at once; a part of one would be split first
+      if (next - addr !== PMD_SIZE) throw new Error("munmap of part of a huge PMD is not modelled");
+      zap_huge_pmd(cpu, tlb, pmdp, addr);
+    } else if (!pmd_none(pmd)) cpu.kernel.zap_pte_range(cpu, tlb, pmdp, addr, next);
     addr = next;
   }
 }
@@ -439,7 +455,26 @@ export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: numb
   const anon = vma_is_anonymous(cpu, vma);
   const pmdp = pmd_offset(cpu.L, addr);
   const ptep = pte_offset(cpu.L, addr);
-  const orig_pte = pmd_none(Atomics.load(mem, pmdp)) ? 0 : Atomics.load(mem, ptep);
+  const pmd = Atomics.load(mem, pmdp);
+  if ((pmd & _PAGE_PSE) !== 0) {
+    // A huge PMD: being split (not present) or write-protected. Wait for the PMD lock and
+    // let the access retry; a write to a read-only huge PMD (do_huge_pmd_wp_page) is not modelled.
+    if ((pmd & _PAGE_PRESENT) !== 0 && write)
+      throw new Error("do_huge_pmd_wp_page() is not modelled");
+    spin_lock(cpu, pmd_lockptr(cpu));
+    spin_unlock(cpu, pmd_lockptr(cpu));
+    return 0;
+  }
+  if (
+    pmd_none(pmd) &&
+    anon &&
+    write &&
+    (vma_field(cpu, vma, VMA_FLAGS) & VM_HUGEPAGE) !== 0 &&
+    transhuge_vma_suitable(cpu, vma, addr)
+  ) {
+    return do_huge_pmd_anonymous_page(cpu, vma, addr);
+  }
+  const orig_pte = pmd_none(pmd) ? 0 : Atomics.load(mem, ptep);
   if (pte_none(orig_pte)) {
     if (anon) return do_anonymous_page(cpu, vma, addr, write);
     // do_fault(): the mapping is shared, so writes go to do_shared_fault()

@@ -27,6 +27,8 @@ export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
 export const VM_SHARED = 0x8;
 export const VM_MAYWRITE = 0x20;
+/** madvise(MADV_HUGEPAGE): write faults may map transparent huge pages. */
+export const VM_HUGEPAGE = 0x20000000;
 /** Model-only: the slot is allocated but detached from the mm (do_munmap in progress). */
 export const VM_DETACHED = 0x40000000;
 
@@ -145,12 +147,17 @@ export function sys_mmap(cpu: Cpu, addr: number, len: number, pgoff: number): nu
   return addr;
 }
 
-/** mmap(addr, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0). */
-export function sys_mmap_anon(cpu: Cpu, addr: number, len: number): number {
+/**
+ * mmap(addr, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0), and with
+ * `thp` also madvise(MADV_HUGEPAGE) (VM_HUGEPAGE: write faults map huge pages where they fit).
+ */
+export function sys_mmap_anon(cpu: Cpu, addr: number, len: number, thp = false): number {
   const L = cpu.L;
   down_write(cpu, L.mmapSem);
   do_munmap(cpu, addr, len);
-  vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, addr >>> PAGE_SHIFT, false);
+  const vma = vm_area_alloc(cpu);
+  vma_link(cpu, vma, addr, addr + len, addr >>> PAGE_SHIFT, false);
+  if (thp) Atomics.or(cpu.mem, L.vma(vma) + VMA_FLAGS, VM_HUGEPAGE);
   up_write(cpu, L.mmapSem);
   return addr;
 }
@@ -169,6 +176,7 @@ export function copy_vma(
 ): number {
   const vma = vm_area_alloc(cpu);
   vma_link(cpu, vma, new_addr, new_addr + len, pgoff, !vma_is_anonymous(cpu, old));
+  Atomics.or(cpu.mem, cpu.L.vma(vma) + VMA_FLAGS, vma_field(cpu, old, VMA_FLAGS) & VM_HUGEPAGE);
   return vma;
 }
 

@@ -4,9 +4,18 @@
  * fix to the next, live in lib/kernels/ as one file per version.
  */
 import type { Cpu } from "../machine/cpu.js";
-import { PAGE_SHIFT, PAGE_SIZE, VMA_PGOFF, VMA_START } from "../machine/layout.js";
+import {
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PMD_MASK,
+  PMD_SIZE,
+  VMA_PGOFF,
+  VMA_START,
+} from "../machine/layout.js";
 import { P_MOVE_VMA_MOVED } from "../machine/points.js";
-import { pmd_none, pmd_offset } from "../mmu/pgtable.js";
+import { pmd_none, pmd_offset, pmd_trans_huge } from "../mmu/pgtable.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { __split_huge_pmd, pmd_lockptr } from "./huge_memory.js";
 import { down_write, up_write } from "../sync/rwsem.js";
 import { __pte_alloc } from "./memory.js";
 import { copy_vma, do_munmap, find_vma, vma_field } from "./mmap.js";
@@ -25,11 +34,42 @@ export function get_old_pmd(cpu: Cpu, addr: number): number {
   return pmd_none(Atomics.load(cpu.mem, pmdp)) ? -1 : pmdp;
 }
 
-/** alloc_new_pmd() + pte_alloc(): the PMD entry for addr, with a PTE table under it. */
+/** alloc_new_pmd(): the PMD entry for addr (the PMD level always exists in the model). */
 export function alloc_new_pmd(cpu: Cpu, addr: number): number {
-  const pmdp = pmd_offset(cpu.L, addr);
+  return pmd_offset(cpu.L, addr);
+}
+
+/** pte_alloc(): a PTE table under the PMD entry, unless it has one. */
+export function pte_alloc(cpu: Cpu, pmdp: number): void {
   if (pmd_none(Atomics.load(cpu.mem, pmdp))) __pte_alloc(cpu, pmdp);
-  return pmdp;
+}
+
+/** split_huge_pmd(vma, pmd, address). */
+export function split_huge_pmd(cpu: Cpu, vma: number, pmdp: number, addr: number): void {
+  __split_huge_pmd(cpu, vma, pmdp, addr & PMD_MASK);
+}
+
+/**
+ * The checks every move_huge_pmd() version starts with: both addresses 2 MiB aligned, a whole
+ * huge page left to move, and no PMD established at the destination. Then the PMD lock is
+ * taken (__pmd_trans_huge_lock()) and the PMD re-checked; returns whether it is held.
+ */
+export function move_huge_pmd_lock(
+  cpu: Cpu,
+  old_addr: number,
+  new_addr: number,
+  old_end: number,
+  old_pmd: number,
+  new_pmd: number,
+): boolean {
+  if ((old_addr & ~PMD_MASK) !== 0 || (new_addr & ~PMD_MASK) !== 0 || old_end - old_addr < PMD_SIZE)
+    return false;
+  // The destination pmd shouldn't be established, free_pgtables() should have released it.
+  if (!pmd_none(Atomics.load(cpu.mem, new_pmd))) return false;
+  spin_lock(cpu, pmd_lockptr(cpu));
+  if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) return true;
+  spin_unlock(cpu, pmd_lockptr(cpu));
+  return false;
 }
 
 /** move_vma(): copy the VMA, move its page tables, unmap the old range. mmap_sem held (write). */

@@ -5,6 +5,7 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import {
+  HPAGE_PMD_NR,
   NR_FRAMES,
   PAGE_FLAGS,
   PAGE_INDEX,
@@ -14,7 +15,10 @@ import {
   PAGE_REFCOUNT,
 } from "../machine/layout.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { bump_frame_gen } from "../mmu/frame_gen.js";
+import { bump_frame_gen, unify_frame_gens } from "../mmu/frame_gen.js";
+
+/** PG_head (lib/mm/page_flags.ts); repeated here to keep the allocator free of page-flag imports. */
+const PG_HEAD = 1 << 5;
 
 export class OutOfMemoryError extends Error {}
 
@@ -47,16 +51,47 @@ export function alloc_page(cpu: Cpu): number {
   return pfn;
 }
 
-/** __free_pages(): back on the free stack (LIFO: the next allocation reuses it). */
+/**
+ * __free_pages(): back on the free stack (LIFO: the next allocation reuses it). A compound
+ * page's head frees all HPAGE_PMD_NR frames.
+ */
 export function free_page(cpu: Cpu, pfn: number): void {
   const mem = cpu.mem;
   const L = cpu.L;
-  bump_frame_gen(cpu, pfn); // oracle only
+  const nr = (Atomics.load(mem, L.page(pfn) + PAGE_FLAGS) & PG_HEAD) !== 0 ? HPAGE_PMD_NR : 1;
+  Atomics.and(mem, L.page(pfn) + PAGE_FLAGS, ~PG_HEAD); // alloc_page() resets the rest
   spin_lock(cpu, L.zoneLock);
-  const top = mem[L.freeTop] as number;
-  mem[L.freeStack + top] = pfn;
-  mem[L.freeTop] = top + 1;
+  for (let i = nr - 1; i >= 0; i--) {
+    bump_frame_gen(cpu, pfn + i); // oracle only
+    const top = mem[L.freeTop] as number;
+    mem[L.freeStack + top] = pfn + i;
+    mem[L.freeTop] = top + 1;
+  }
   spin_unlock(cpu, L.zoneLock);
+}
+
+/**
+ * alloc_pages(order 9): HPAGE_PMD_NR contiguous frames, zeroed, as one compound page whose
+ * head holds the reference count, flags and mapcount. Taken above the high-water mark so that
+ * the frames are contiguous (the free stack holds single frames).
+ */
+export function alloc_huge_page(cpu: Cpu): number {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  spin_lock(cpu, L.zoneLock);
+  const head = mem[L.highWater] as number;
+  if (head + HPAGE_PMD_NR > NR_FRAMES) {
+    spin_unlock(cpu, L.zoneLock);
+    throw new OutOfMemoryError(`out of page frames for a huge page (${NR_FRAMES})`);
+  }
+  mem[L.highWater] = head + HPAGE_PMD_NR;
+  spin_unlock(cpu, L.zoneLock);
+  mem.fill(0, L.page(head), L.page(head + HPAGE_PMD_NR));
+  mem.fill(0, L.frame(head), L.frame(head + HPAGE_PMD_NR)); // clear_huge_page(); not yet visible
+  unify_frame_gens(cpu, head, HPAGE_PMD_NR);
+  Atomics.store(mem, L.page(head) + PAGE_FLAGS, PG_HEAD);
+  Atomics.store(mem, L.page(head) + PAGE_REFCOUNT, 1);
+  return head;
 }
 
 export function get_page(cpu: Cpu, pfn: number): void {

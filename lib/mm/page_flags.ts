@@ -18,6 +18,7 @@ export const PG_writeback = 1 << 1;
 export const PG_uptodate = 1 << 2;
 export const PG_referenced = 1 << 3;
 export const PG_swapcache = 1 << 4;
+export const PG_head = 1 << 5; // head of a compound (transparent huge) page
 
 const flags = (cpu: Cpu, pfn: number): number => cpu.L.page(pfn) + PAGE_FLAGS;
 
@@ -65,5 +66,7 @@ export const page_mapping = (cpu: Cpu, pfn: number): number =>
   Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_MAPPING);
 export const PageAnon = (cpu: Cpu, pfn: number): boolean =>
   Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_MAPPING) === MAPPING_ANON;
+export const PageHead = (cpu: Cpu, pfn: number): boolean =>
+  (Atomics.load(cpu.mem, flags(cpu, pfn)) & PG_head) !== 0;
 export const PageSwapCache = (cpu: Cpu, pfn: number): boolean =>
   (Atomics.load(cpu.mem, flags(cpu, pfn)) & PG_swapcache) !== 0;

@@ -19,6 +19,7 @@ import {
   page_mapped,
   PageAnon,
   PageDirty,
+  PageHead,
   PageSwapCache,
   PageWriteback,
   PG_writeback,
@@ -27,6 +28,7 @@ import {
   trylock_page,
   unlock_page,
 } from "./page_flags.js";
+import { split_huge_page } from "./huge_memory.js";
 import { try_to_unmap } from "./rmap.js";
 import { __delete_from_swap_cache, add_to_swap, swap_free, swap_writepage } from "./swap.js";
 
@@ -37,6 +39,9 @@ function shrink_page(cpu: Cpu, pfn: number): boolean {
     unlock_page(cpu, pfn);
     return false;
   }
+  // A THP is split first: its PMDs become PTE tables, its tails pages of their own (reclaimed
+  // as the scan reaches them).
+  if (PageHead(cpu, pfn)) split_huge_page(cpu, pfn);
   if (!PageSwapCache(cpu, pfn)) add_to_swap(cpu, pfn);
   if (page_mapped(cpu, pfn) && try_to_unmap(cpu, pfn)) {
     unlock_page(cpu, pfn); // still mapped somewhere: keep
@@ -73,15 +78,20 @@ function shrink_page(cpu: Cpu, pfn: number): boolean {
   return true;
 }
 
-/** Reclaim every anonymous page on the (modelled) inactive list. Returns pages freed. */
-export function shrink_page_list(cpu: Cpu): number {
+/**
+ * Reclaim anonymous pages in scan order (lowest frame first: the modelled inactive list), at
+ * most `nr_to_scan` of them (0: all). Returns pages freed.
+ */
+export function shrink_page_list(cpu: Cpu, nr_to_scan = 0): number {
   const mem = cpu.mem;
   const L = cpu.L;
   cpu.point(P_SHRINK_PAGE_LIST_START);
   let freed = 0;
+  let scanned = 0;
   const highWater = Atomics.load(mem, L.highWater);
   for (let pfn = ZERO_PFN + 1; pfn < highWater; pfn++) {
     if (Atomics.load(mem, L.page(pfn) + PAGE_REFCOUNT) === 0 || !PageAnon(cpu, pfn)) continue;
+    if (nr_to_scan !== 0 && scanned++ === nr_to_scan) break;
     if (!get_page_unless_zero(cpu, pfn)) continue; // isolate_lru_page()
     if (PageAnon(cpu, pfn) && shrink_page(cpu, pfn)) freed++;
     put_page(cpu, pfn); // putback, or the last reference: the frame is freed

@@ -43,7 +43,10 @@ export const mk_pte = (pfn: number, prot: number): number => (pfn << PAGE_SHIFT)
 
 export const pmd_none = (pmd: number): boolean => pmd === 0;
 export const pmd_present = (pmd: number): boolean => (pmd & _PAGE_PRESENT) !== 0;
-export const pmd_trans_huge = (pmd: number): boolean => (pmd & _PAGE_PSE) !== 0;
+export const pmd_trans_huge = (pmd: number): boolean =>
+  (pmd & (_PAGE_PSE | _PAGE_PRESENT)) === (_PAGE_PSE | _PAGE_PRESENT);
+export const pmd_dirty = (pmd: number): boolean => (pmd & _PAGE_DIRTY) !== 0;
+export const pmd_mksoft_dirty = (pmd: number): number => pmd | _PAGE_SOFT_DIRTY;
 
 export const pmd_index = (addr: number): number => addr >>> PMD_SHIFT;
 export const pte_index = (addr: number): number => (addr >>> PAGE_SHIFT) & (PTRS_PER_PTE - 1);

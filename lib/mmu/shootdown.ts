@@ -20,8 +20,13 @@ import { WAIT_TLB_ACK } from "../sync/waiter.js";
 import { __flush_tlb_single, local_flush_tlb } from "./tlb.js";
 
 export const TLB_FLUSH_ALL = -1;
-/** arch/x86/mm/tlb.c: tlb_single_page_flush_ceiling. */
+/** arch/x86/mm/tlb.c: tlb_single_page_flush_ceiling (the default of Cpu.flushCeiling). */
 export const tlb_single_page_flush_ceiling = 33;
+/**
+ * arch/arm64/include/asm/tlbflush.h (v4.9): MAX_TLB_RANGE = 1024 pages. __flush_tlb_range()
+ * invalidates page by page (TLBI VAE1IS) up to it, so a 2 MiB range flush stays a range flush.
+ */
+export const ARM64_MAX_TLB_RANGE_PAGES = 1024;
 
 /** flush_tlb_func(): what a target CPU runs on the IPI. */
 export function flush_tlb_func(cpu: Cpu, start: number, end: number): void {
@@ -85,10 +90,7 @@ export function flush_tlb_mm_range(cpu: Cpu, start: number, end: number): void {
   cpu.flushes++;
   let base_pages_to_flush = TLB_FLUSH_ALL;
   if (end !== TLB_FLUSH_ALL) base_pages_to_flush = (end - start) >>> PAGE_SHIFT;
-  if (
-    base_pages_to_flush === TLB_FLUSH_ALL ||
-    base_pages_to_flush > tlb_single_page_flush_ceiling
-  ) {
+  if (base_pages_to_flush === TLB_FLUSH_ALL || base_pages_to_flush > cpu.flushCeiling) {
     base_pages_to_flush = TLB_FLUSH_ALL;
     local_flush_tlb(cpu);
   } else {

@@ -47,6 +47,8 @@ import {
   OP_MMAP_ANON,
   OP_MADV_FREE,
   OP_RECLAIM,
+  OP_MMAP_THP,
+  OP_RECLAIM_CLUSTER,
 } from "./image.js";
 import {
   OPS,
@@ -180,10 +182,14 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
         return emit(OP_MMAP, addr(s.at, 0, where), len(s.pages, where), 0);
       case "mmap_anon":
         return emit(OP_MMAP_ANON, addr(s.at, 0, where), len(s.pages, where));
+      case "mmap_thp":
+        return emit(OP_MMAP_THP, addr(s.at, 0, where), len(s.pages, where));
       case "madvise_free":
         return emit(OP_MADV_FREE, addr(s.at, 0, where), len(s.pages, where));
       case "reclaim":
         return emit(OP_RECLAIM);
+      case "reclaim_cluster":
+        return emit(OP_RECLAIM_CLUSTER, arg(s.pages, where));
       case "munmap":
         return emit(OP_MUNMAP, addr(s.at, 0, where), len(s.pages, where));
       case "mremap":

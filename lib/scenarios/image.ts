@@ -38,6 +38,8 @@ export const OP_ALLOC = 11; // a: value the new owner writes into the frame
 export const OP_MMAP_ANON = 12; // a: addr, b: len
 export const OP_MADV_FREE = 13; // a: addr, b: len
 export const OP_RECLAIM = 14;
+export const OP_MMAP_THP = 15; // a: addr, b: len
+export const OP_RECLAIM_CLUSTER = 16; // a: pages to scan
 
 /** Register contents before the step that sets it has run. */
 export const REG_UNSET = -0x80000000;

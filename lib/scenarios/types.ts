@@ -13,8 +13,10 @@ export type Region = "X" | "Y";
 export type Step =
   | { op: "mmap"; at: Region; pages: Arg }
   | { op: "mmap_anon"; at: Region; pages: Arg }
+  | { op: "mmap_thp"; at: Region; pages: Arg }
   | { op: "madvise_free"; at: Region; pages: Arg }
   | { op: "reclaim" }
+  | { op: "reclaim_cluster"; pages: Arg }
   | { op: "munmap"; at: Region; pages: Arg }
   | { op: "mremap"; from: Region; to: Region; pages: Arg }
   | { op: "store"; at: Region; page: Arg; value: Arg; result: string }
@@ -29,8 +31,10 @@ export type Step =
 export const OPS = [
   "mmap",
   "mmap_anon",
+  "mmap_thp",
   "madvise_free",
   "reclaim",
+  "reclaim_cluster",
   "munmap",
   "mremap",
   "store",
@@ -102,6 +106,11 @@ export interface ScenarioSpec {
   lostWrite: LostWriteCheck[];
   /** Count accesses through translations to freed or reused frames (see lib/mmu/frame_gen.ts). */
   useAfterFree?: boolean;
+  /**
+   * The MMU's flush granularity: "x86" (default; a range above 33 pages is a full flush) or
+   * "arm64" (v4.9: page by page up to 1024 pages).
+   */
+  arch?: "x86" | "arm64";
   /** Delays that widen the window, for `smoke` and the matrix. */
   widen: Record<string, string>;
 }

@@ -107,8 +107,10 @@ const STEP_FIELDS: Record<
 > = {
   mmap: { at: "region", pages: "arg" },
   mmap_anon: { at: "region", pages: "arg" },
+  mmap_thp: { at: "region", pages: "arg" },
   madvise_free: { at: "region", pages: "arg" },
   reclaim: {},
+  reclaim_cluster: { pages: "arg" },
   munmap: { at: "region", pages: "arg" },
   mremap: { from: "region", to: "region", pages: "arg" },
   store: { at: "region", page: "arg", value: "arg", result: "reg" },
@@ -138,7 +140,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       "lostWrite",
       "widen",
     ],
-    ["expect", "useAfterFree", "$comment"],
+    ["expect", "useAfterFree", "arch", "$comment"],
   );
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);
@@ -152,6 +154,7 @@ export function validateScenario(input: Json): ScenarioSpec {
     for (const [k, v] of Object.entries(e))
       oneOf(top.at("expect").at(k), v, ["forbidden", "clean", "either"] as const);
   }
+  if (o.arch !== undefined) oneOf(top.at("arch"), o.arch, ["x86", "arm64"] as const);
   if (o.useAfterFree !== undefined && typeof o.useAfterFree !== "boolean")
     top.at("useAfterFree").fail("true or false", o.useAfterFree);
 
