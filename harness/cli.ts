@@ -281,7 +281,7 @@ program
   .description(
     "CI smoke test: with each window widened, buggy kernels lose writes and fixed ones fault instead",
   )
-  .option("--trials <n>", "trials on each fixed kernel", "10000")
+  .option("--trials <n>", "trials on each fixed kernel", "5000")
   .option("--buggy-trials <n>", "trials on each buggy kernel", "2000")
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")

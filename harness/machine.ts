@@ -38,6 +38,7 @@ import {
   ST_FAULTS,
   ST_FIRST_LOST_TRIAL,
   ST_FIRST_UAF_TRIAL,
+  ST_FORBIDDEN,
   ST_UAF,
   ST_LOST,
   ST_OUTCOMES,
@@ -69,6 +70,8 @@ export interface BatchStats {
   /** Trials with at least one access through a translation to a freed or reused frame. */
   useAfterFree: number;
   firstUafTrial: number | null;
+  /** Trials with a lost write or a use-after-free (a trial with both counts once). */
+  forbiddenTrials: number;
   outcomes: number[];
   firstLostTrial: number | null;
   firstLostMs: number | null;
@@ -266,6 +269,7 @@ export class Machine {
       lostWrites: Atomics.load(mem, L.stats + ST_LOST),
       faults: Atomics.load(mem, L.stats + ST_FAULTS),
       useAfterFree: Atomics.load(mem, L.stats + ST_UAF),
+      forbiddenTrials: Atomics.load(mem, L.stats + ST_FORBIDDEN),
       firstUafTrial:
         Atomics.load(mem, L.stats + ST_FIRST_UAF_TRIAL) < 0
           ? null

@@ -96,7 +96,7 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
         useAfterFree: run.useAfterFree,
         faults: run.faults,
         expected,
-        matches: verdictMatches(expected, run.lostWrites + run.useAfterFree),
+        matches: verdictMatches(expected, run.forbiddenTrials),
         trialsPerSecond: run.trialsPerSecond,
         delays: run.delays,
       };

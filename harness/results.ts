@@ -15,6 +15,8 @@ export interface RunResult {
   /** Trials with at least one use-after-free access (0 unless the scenario checks for them). */
   useAfterFree: number;
   firstUseAfterFreeTrial: number | null;
+  /** Trials with a lost write or a use-after-free, each counted once. */
+  forbiddenTrials: number;
   outcomes: Record<string, number>;
   forbiddenOutcomes: string[];
   trialsPerSecond: number;

@@ -178,6 +178,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         faults: s.faults,
         useAfterFree: s.useAfterFree,
         firstUseAfterFreeTrial: s.firstUafTrial,
+        forbiddenTrials: s.forbiddenTrials,
         outcomes,
         forbiddenOutcomes: compiled.outcomeLabels.filter((_, i) => compiled.forbidden[i]),
         trialsPerSecond: s.elapsedMs > 0 ? Math.round((s.trials / s.elapsedMs) * 1000) : 0,

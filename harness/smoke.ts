@@ -53,7 +53,7 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
       });
       const run = r.runs[0];
       if (run === undefined) throw new Error(`smoke: no run for ${s.name} on ${kernel}`);
-      const forbidden = run.lostWrites + run.useAfterFree;
+      const forbidden = run.forbiddenTrials;
       const ok = role === "buggy" ? forbidden > 0 : forbidden === 0 && run.faults > 0;
       checks.push({
         scenario: s.name,

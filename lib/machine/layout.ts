@@ -116,6 +116,7 @@ export const ST_FAULTS = 2;
 export const ST_FIRST_LOST_TRIAL = 3; // -1 until the first lost write
 export const ST_UAF = 4; // trials with at least one use-after-free access
 export const ST_FIRST_UAF_TRIAL = 5; // -1 until the first
+export const ST_FORBIDDEN = 6; // trials with a lost write or a use-after-free access (counted once)
 export const ST_OUTCOMES = 8;
 export const ST_WORDS = ST_OUTCOMES + NR_OUTCOMES;
 

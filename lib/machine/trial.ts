@@ -30,6 +30,7 @@ import {
   ST_FAULTS,
   ST_FIRST_LOST_TRIAL,
   ST_FIRST_UAF_TRIAL,
+  ST_FORBIDDEN,
   ST_UAF,
   ST_LOST,
   ST_OUTCOMES,
@@ -176,7 +177,9 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
         }
       }
       if (outcome_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
-      if (uaf_accesses(mem, L) !== 0) {
+      const uaf = uaf_accesses(mem, L);
+      if (lost !== 0 || uaf !== 0) mem[st + ST_FORBIDDEN] = (mem[st + ST_FORBIDDEN] as number) + 1;
+      if (uaf !== 0) {
         mem[st + ST_UAF] = (mem[st + ST_UAF] as number) + 1;
         if (mem[st + ST_FIRST_UAF_TRIAL] === -1) mem[st + ST_FIRST_UAF_TRIAL] = trial;
       }
