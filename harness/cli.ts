@@ -13,6 +13,7 @@ import { defaultResultPath, writeJsonAtomic } from "./results.js";
 import { parseDelay, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
+import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -307,6 +308,32 @@ program
       process.exitCode = ok ? 0 : 1;
     },
   );
+
+const bench = program
+  .command("bench")
+  .description("benchmarks of the modelled machine (so far: flush)");
+bench
+  .command("flush")
+  .description(
+    "shootdown latency to 1..N-1 targets, 1 to 512 pages, spinning and parked targets, vs a ping-pong floor",
+  )
+  .option("--cpus <n>", "CPUs of the machine (may exceed the cores, to show oversubscription)")
+  .option("--quick", "fewer samples (about 10 s)")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-flush-<time>.json)",
+  )
+  .action(async (o: { cpus?: string; quick?: boolean; json?: boolean; out?: string }) => {
+    const cpus = o.cpus === undefined ? defaultFlushCpus() : parseCount(o.cpus, "--cpus", 2, 32);
+    if (!o.json)
+      process.stderr.write(`bench flush: ${cpus} CPUs, ${o.quick ? "quick" : "full"} run...\n`);
+    const r = await flushBench(cpus, o.quick === true, command);
+    const path = o.out ?? defaultResultPath("bench", "flush", new Date(r.startedAt));
+    writeJsonAtomic(path, r);
+    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    else process.stdout.write(`${formatFlushBench(r)}\n\nresult: ${path}\n`);
+  });
 
 program.addOption(new Option("--no-color").hideHelp());
 
