@@ -14,6 +14,7 @@ import { parseDelay, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
+import { formatMremapBench, mremapBench } from "./bench/mremap.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -311,7 +312,7 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine (so far: flush)");
+  .description("benchmarks of the modelled machine (so far: flush, mremap)");
 bench
   .command("flush")
   .description(
@@ -333,6 +334,24 @@ bench
     writeJsonAtomic(path, r);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatFlushBench(r)}\n\nresult: ${path}\n`);
+  });
+
+bench
+  .command("mremap")
+  .description("mremap cost per kernel variant, clean and dirty regions of 1 to 4096 pages")
+  .option("--quick", "60 ms per cell instead of 400")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-mremap-<time>.json)",
+  )
+  .action(async (o: { quick?: boolean; json?: boolean; out?: string }) => {
+    if (!o.json) process.stderr.write(`bench mremap: ${o.quick ? "quick" : "full"} run...\n`);
+    const r = await mremapBench(o.quick === true, command);
+    const path = o.out ?? defaultResultPath("bench", "mremap", new Date(r.startedAt));
+    writeJsonAtomic(path, r);
+    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    else process.stdout.write(`${formatMremapBench(r)}\n\nresult: ${path}\n`);
   });
 
 program.addOption(new Option("--no-color").hideHelp());

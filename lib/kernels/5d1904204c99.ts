@@ -52,7 +52,7 @@ import {
 } from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
-function move_ptes(
+export function move_ptes(
   cpu: Cpu,
   _vma: number,
   old_pmd: number,
@@ -102,7 +102,7 @@ function move_ptes(
  * mm/huge_memory.c: move_huge_pmd() as of 5d1904204c99: like move_ptes(), flush a dirty huge
  * PMD before dropping the PMD lock; report need_flush otherwise.
  */
-function move_huge_pmd(
+export function move_huge_pmd(
   cpu: Cpu,
   old_addr: number,
   new_addr: number,
@@ -128,6 +128,7 @@ function move_huge_pmd(
 export const make_move_page_tables = (
   move_ptes: MovePtes,
   move_huge_pmd: MoveHugePmd,
+  latency_limit = LATENCY_LIMIT,
 ): Kernel["move_page_tables"] =>
   function move_page_tables(
     cpu: Cpu,
@@ -161,7 +162,7 @@ export const make_move_page_tables = (
       pte_alloc(cpu, new_pmd);
       next = (new_addr + PMD_SIZE) & PMD_MASK;
       if (extent > next - new_addr) extent = next - new_addr;
-      if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+      if (extent > latency_limit) extent = latency_limit;
       if (
         move_ptes(
           cpu,
