@@ -15,6 +15,8 @@ import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
 import { formatMremapBench, mremapBench } from "./bench/mremap.js";
+import { formatTrialsBench, trialsBench } from "./bench/trials.js";
+import { formatWindowBench, windowBench } from "./bench/window.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -312,7 +314,7 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine (so far: flush, mremap)");
+  .description("benchmarks of the modelled machine (so far: flush, mremap, trials, window)");
 bench
   .command("flush")
   .description(
@@ -352,6 +354,53 @@ bench
     writeJsonAtomic(path, r);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatMremapBench(r)}\n\nresult: ${path}\n`);
+  });
+
+bench
+  .command("trials")
+  .description(
+    "the harness's own speed: trials/s per scenario and kernel, and the empty-trial overhead",
+  )
+  .option("--quick", "0.3 s per cell instead of 2")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-trials-<time>.json)",
+  )
+  .action(async (o: { quick?: boolean; json?: boolean; out?: string }) => {
+    if (!o.json) process.stderr.write(`bench trials: ${o.quick ? "quick" : "full"} run...\n`);
+    const r = await trialsBench(o.quick === true, command);
+    const path = o.out ?? defaultResultPath("bench", "trials", new Date(r.startedAt));
+    writeJsonAtomic(path, r);
+    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    else process.stdout.write(`${formatTrialsBench(r)}\n\nresult: ${path}\n`);
+  });
+
+bench
+  .command("window")
+  .description(
+    "a scenario's race window: forbidden rate against injected delay and against start offset",
+  )
+  .argument("[scenario]", "built-in scenario", "mremap-mkclean")
+  .option("--quick", "150 trials per point instead of 1500")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-window-<scenario>-<time>.json)",
+  )
+  .action(async (name: string, o: { quick?: boolean; json?: boolean; out?: string }) => {
+    const s = findScenario(name);
+    if (s.cpus.length !== 2)
+      throw new UsageError(
+        `bench window: ${name} has ${s.cpus.length} CPUs; the offset sweep needs a 2-CPU scenario`,
+      );
+    if (!o.json)
+      process.stderr.write(`bench window: ${name}, ${o.quick ? "quick" : "full"} run...\n`);
+    const r = await windowBench(s, o.quick === true, command);
+    const path = o.out ?? defaultResultPath("bench", `window-${name}`, new Date(r.startedAt));
+    writeJsonAtomic(path, r);
+    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    else process.stdout.write(`${formatWindowBench(r, s)}\n\nresult: ${path}\n`);
   });
 
 program.addOption(new Option("--no-color").hideHelp());

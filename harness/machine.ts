@@ -10,6 +10,7 @@ import {
   CFG_FLUSH_CEILING,
   CFG_KERNEL,
   CFG_NR_CPUS,
+  CFG_OFFSET_FIXED,
   CFG_OFFSET_MAX_NS,
   CFG_SEED,
   CFG_SLEEPING_DELAYS,
@@ -61,6 +62,8 @@ export interface BatchConfig {
   spinLimit?: number;
   /** tlb_single_page_flush_ceiling of the modelled architecture (default: x86's 33). */
   flushCeiling?: number;
+  /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (negative: before). */
+  fixedOffsetNs?: number;
 }
 
 export interface BatchStats {
@@ -198,7 +201,8 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_TRIALS, cfg.trials);
     Atomics.store(mem, L.cfg + CFG_DURATION_MS, cfg.durationMs);
     Atomics.store(mem, L.cfg + CFG_SEED, cfg.seed | 0);
-    Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.offsetMaxNs);
+    Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.fixedOffsetNs ?? cfg.offsetMaxNs);
+    Atomics.store(mem, L.cfg + CFG_OFFSET_FIXED, cfg.fixedOffsetNs === undefined ? 0 : 1);
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
     Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, this.nrCpus > availableParallelism() ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);

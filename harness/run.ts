@@ -29,6 +29,8 @@ export interface RunOptions {
   seed: number;
   /** Largest per-CPU start offset; undefined: the default (see defaultOffsetMaxNs). */
   offsetMaxNs?: number;
+  /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (the window map). */
+  fixedOffsetNs?: number;
   watchdogMs: number;
   command: string;
   onProgress?: (kernel: string, trials: number) => void;
@@ -161,6 +163,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
           offsetMaxNs,
           delaysNs,
           flushCeiling,
+          fixedOffsetNs: opts.fixedOffsetNs,
         },
         opts.watchdogMs,
         (n) => opts.onProgress?.(name, n),

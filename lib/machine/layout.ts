@@ -106,6 +106,7 @@ export const CFG_SPIN_LIMIT = 6;
 export const CFG_FILE_PAGES = 7; // i_size of the shared file, in pages
 export const CFG_SLEEPING_DELAYS = 8; // 1: injected delays park (CPUs outnumber cores)
 export const CFG_FLUSH_CEILING = 9; // tlb_single_page_flush_ceiling of the modelled arch (0: x86's 33)
+export const CFG_OFFSET_FIXED = 10; // 1: CPU 1 starts CFG_OFFSET_MAX_NS (signed) after CPU 0, every trial
 export const CFG_WORDS = 16;
 export const NR_POINTS_MAX = 24;
 

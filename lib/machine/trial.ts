@@ -15,6 +15,7 @@ import {
   CFG_DURATION_MS,
   CFG_FLUSH_CEILING,
   CFG_KERNEL,
+  CFG_OFFSET_FIXED,
   CFG_OFFSET_MAX_NS,
   CFG_SEED,
   CFG_SPIN_LIMIT,
@@ -109,6 +110,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const durationMs = Atomics.load(mem, cfg + CFG_DURATION_MS);
   const seed = Atomics.load(mem, cfg + CFG_SEED);
   const offsetMaxNs = Atomics.load(mem, cfg + CFG_OFFSET_MAX_NS);
+  const offsetFixed = Atomics.load(mem, cfg + CFG_OFFSET_FIXED) !== 0;
   const nprog = mem[L.program + IMG_NCPUS] as number;
   const hasProgram = cpu.id < nprog;
   const t = L.program + IMG_CPU_TABLE + cpu.id * IMG_CPU_WORDS;
@@ -155,10 +157,14 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     }
     barrier_wait(cpu, B); // the precise start
     if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
-    if (offsetMaxNs > 0) {
+    if (offsetFixed) {
+      // The window map: CPU 1 starts offsetMaxNs after CPU 0 (before it, if negative).
+      const d = cpu.id === 1 ? offsetMaxNs : cpu.id === 0 ? -offsetMaxNs : 0;
+      if (d > 0) spin_offset(cpu, Math.round(d * spinsPerNs));
+    } else if (offsetMaxNs > 0) {
       spin_offset(
         cpu,
-        Math.round((offset_hash(seed, trial, cpu.id) % (offsetMaxNs + 1)) * spinsPerNs),
+        Math.round(start_offset_ns(seed, trial, cpu.id, nprog, offsetMaxNs) * spinsPerNs),
       );
     }
     if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
