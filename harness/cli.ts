@@ -17,6 +17,9 @@ import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js
 import { formatMremapBench, mremapBench } from "./bench/mremap.js";
 import { formatTrialsBench, trialsBench } from "./bench/trials.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
+import { flushChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import { buildReport } from "./report.js";
+import { writeFileSync } from "node:fs";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -334,6 +337,7 @@ bench
     const r = await flushBench(cpus, o.quick === true, command);
     const path = o.out ?? defaultResultPath("bench", "flush", new Date(r.startedAt));
     writeJsonAtomic(path, r);
+    writeFileSync(path.replace(/\.json$/, ".svg"), flushChart(r));
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatFlushBench(r)}\n\nresult: ${path}\n`);
   });
@@ -352,6 +356,9 @@ bench
     const r = await mremapBench(o.quick === true, command);
     const path = o.out ?? defaultResultPath("bench", "mremap", new Date(r.startedAt));
     writeJsonAtomic(path, r);
+    const charts = mremapCharts(r);
+    writeFileSync(path.replace(/\.json$/, "-flushes.svg"), charts.flushes);
+    writeFileSync(path.replace(/\.json$/, "-ops.svg"), charts.ops);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatMremapBench(r)}\n\nresult: ${path}\n`);
   });
@@ -399,8 +406,22 @@ bench
     const r = await windowBench(s, o.quick === true, command);
     const path = o.out ?? defaultResultPath("bench", `window-${name}`, new Date(r.startedAt));
     writeJsonAtomic(path, r);
+    const charts = windowCharts(r);
+    writeFileSync(path.replace(/\.json$/, "-delay.svg"), charts.delay);
+    writeFileSync(path.replace(/\.json$/, "-offset.svg"), charts.offset);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatWindowBench(r, s)}\n\nresult: ${path}\n`);
+  });
+
+program
+  .command("report")
+  .description("gather the latest results (matrix, benches) into one self-contained HTML page")
+  .option("--dir <dir>", "where the results are", "results")
+  .option("--out <file>", "the page to write", "results/report.html")
+  .action((o: { dir: string; out: string }) => {
+    const r = buildReport(o.dir);
+    writeFileSync(o.out, r.html);
+    process.stdout.write(`report: ${r.sections} section(s) -> ${o.out}\n`);
   });
 
 program.addOption(new Option("--no-color").hideHelp());
