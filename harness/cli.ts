@@ -19,6 +19,7 @@ import { formatTrialsBench, trialsBench } from "./bench/trials.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
 import { flushChart, mremapCharts, windowCharts } from "./plot/charts.js";
 import { buildReport } from "./report.js";
+import { Progress } from "./progress.js";
 import { writeFileSync } from "node:fs";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
@@ -41,10 +42,19 @@ function stopOnSigint(): Promise<void> {
   });
 }
 
-function progressPrinter(enabled: boolean): (kernel: string, trials: number) => void {
-  if (!enabled) return () => undefined;
-  return (kernel, trials) =>
-    process.stderr.write(`\r  ${kernel}: ${trials.toLocaleString("en-US")} trials\x1b[K`);
+function progressPrinter(
+  p: Progress,
+  total: number,
+  totalMs: number,
+): (kernel: string, trials: number) => void {
+  let current = "";
+  return (kernel, trials) => {
+    if (kernel !== current) {
+      current = kernel;
+      p.stage(`  ${kernel}`);
+    }
+    p.update(`  ${kernel}`, trials, total, totalMs);
+  };
 }
 
 function parseArch(a: string | undefined): "x86" | "arm64" | undefined {
@@ -202,6 +212,7 @@ program
           ? 100_000
           : parseCount(o.trials, "--trials");
     const seed = o.seed === undefined ? randomSeed() : parseCount(o.seed, "--seed", 0, 0x7fffffff);
+    const progress = new Progress(process.stderr.isTTY, o.json === true);
     const watchdogMs = parseDuration(o.watchdog, "--watchdog", "s") / 1e6;
     if (watchdogMs < 100)
       throw new UsageError(`--watchdog: "${o.watchdog}" is too short (at least 0.1s)`);
@@ -219,10 +230,10 @@ program
         o.offsetMax === undefined ? undefined : parseDuration(o.offsetMax, "--offset-max"),
       watchdogMs,
       command,
-      onProgress: progressPrinter(process.stderr.isTTY && !o.json),
+      onProgress: progressPrinter(progress, trials, durationMs),
       stopRequested: stopOnSigint(),
     });
-    if (process.stderr.isTTY && !o.json) process.stderr.write("\r\x1b[K");
+    progress.done();
     const path = o.out ?? defaultResultPath("run", scenario.name, new Date(result.startedAt));
     writeJsonAtomic(path, result);
     if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
@@ -270,11 +281,12 @@ program
         command,
         stopRequested: stopOnSigint(),
         onCell: (c) => {
-          if (!o.json && !process.stdout.isTTY) return;
-          if (!o.json) process.stderr.write(`\r  ${c.scenario} on ${c.kernel}: done\x1b[K`);
+          if (!o.json)
+            process.stderr.write(
+              `  ${c.scenario} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
+            );
         },
       });
-      if (!o.json && process.stdout.isTTY) process.stderr.write("\r\x1b[K");
       const path = o.out ?? defaultResultPath("matrix", "all", new Date(result.startedAt));
       writeJsonAtomic(path, result);
       if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
