@@ -72,7 +72,7 @@ for (const kind of ["spinlock", "mutex"] as const) {
     `${kind}: mutual exclusion and no lost wake-ups with ${OVERSUBSCRIBED} CPUs on ${availableParallelism()} cores`,
     async (t) => {
       const iterations = 3000;
-      const r = await hammer(kind, OVERSUBSCRIBED, iterations, 50);
+      const r = await hammer(kind, OVERSUBSCRIBED, iterations, 4);
       t.is(r.counter, OVERSUBSCRIBED * iterations, "no increment lost: the lock excluded");
       t.true(r.parks > 0, "waiters did park, so wake-ups were exercised");
       t.is(r.parkTimeouts, 0, "every parked waiter was rung; none had to time out");
@@ -82,7 +82,7 @@ for (const kind of ["spinlock", "mutex"] as const) {
 
 test.serial("rw_semaphore: writers exclude readers and each other, no lost wake-ups", async (t) => {
   const iterations = 4000;
-  const r = await hammer("rwsem", OVERSUBSCRIBED, iterations, 50);
+  const r = await hammer("rwsem", OVERSUBSCRIBED, iterations, 4);
   t.is(r.counter, OVERSUBSCRIBED * (iterations / 4), "no writer increment lost");
   t.is(r.violations, 0, "no writer ever saw an active reader");
   t.true(r.parks > 0);
@@ -90,7 +90,7 @@ test.serial("rw_semaphore: writers exclude readers and each other, no lost wake-
 });
 
 test.serial("barrier: reusable across rounds, nobody passes early", async (t) => {
-  const r = await hammer("barrier", OVERSUBSCRIBED, 500, 50);
+  const r = await hammer("barrier", OVERSUBSCRIBED, 500, 4);
   t.is(r.violations, 0, "after each barrier every CPU saw every other CPU's value of that round");
   t.is(r.parkTimeouts, 0);
 });
