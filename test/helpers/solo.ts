@@ -4,7 +4,7 @@
  * shootdown sends no IPI).
  */
 import { Cpu } from "../../lib/machine/cpu.js";
-import { CFG_FILE_PAGES, FRAME_WORDS, Layout, PAGE_SIZE } from "../../lib/machine/layout.js";
+import { FRAME_WORDS, Layout } from "../../lib/machine/layout.js";
 import { machine_reset_full } from "../../lib/machine/reset.js";
 import { pte_offset } from "../../lib/mmu/pgtable.js";
 import { regionsFor } from "../../lib/scenarios/compile.js";
@@ -42,5 +42,3 @@ export function solo(pages = 4): Solo {
     cached: (index) => Atomics.load(mem, L.pageCache + index),
   };
 }
-
-export { PAGE_SIZE, CFG_FILE_PAGES };
