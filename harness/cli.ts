@@ -15,12 +15,24 @@ import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
 import { formatMremapBench, mremapBench } from "./bench/mremap.js";
+import { BENCH_KERNELS } from "./bench/kernels.js";
+import {
+  defaultMixedCpus,
+  formatMixedBench,
+  MIXED_BASELINE,
+  MIXED_VARIANTS,
+  mixedBench,
+} from "./bench/mixed.js";
+import { MIXED_MAX_CPUS } from "./bench/mixed-workload.js";
+import { benchControl, type BenchControl } from "./bench/control.js";
 import { formatTrialsBench, trialsBench } from "./bench/trials.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
-import { flushChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
 import { buildReport } from "./report.js";
 import { Progress } from "./progress.js";
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { MAX_CPUS } from "../lib/machine/layout.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -55,6 +67,11 @@ function progressPrinter(
     }
     p.update(`  ${kernel}`, trials, total, totalMs);
   };
+}
+
+/** Progress and Ctrl-C for a bench; quiet under --json. */
+function benchCtl(json: boolean | undefined): BenchControl {
+  return benchControl(json === true, stopOnSigint());
 }
 
 function parseArch(a: string | undefined): "x86" | "arm64" | undefined {
@@ -329,7 +346,7 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine (so far: flush, mremap, trials, window)");
+  .description("benchmarks of the modelled machine: flush, mremap, mixed, window, trials");
 bench
   .command("flush")
   .description(
@@ -344,12 +361,13 @@ bench
   )
   .action(async (o: { cpus?: string; quick?: boolean; json?: boolean; out?: string }) => {
     const cpus = o.cpus === undefined ? defaultFlushCpus() : parseCount(o.cpus, "--cpus", 2, 32);
-    if (!o.json)
-      process.stderr.write(`bench flush: ${cpus} CPUs, ${o.quick ? "quick" : "full"} run...\n`);
-    const r = await flushBench(cpus, o.quick === true, command);
+    const r = await flushBench(cpus, o.quick === true, command, benchCtl(o.json));
     const path = o.out ?? defaultResultPath("bench", "flush", new Date(r.startedAt));
     writeJsonAtomic(path, r);
-    writeFileSync(path.replace(/\.json$/, ".svg"), flushChart(r));
+    const charts = flushCharts(r);
+    writeFileSync(path.replace(/\.json$/, "-ranges.svg"), charts.ranges);
+    writeFileSync(path.replace(/\.json$/, "-targets.svg"), charts.targets);
+    writeFileSync(path.replace(/\.json$/, "-histogram.svg"), charts.histogram);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatFlushBench(r)}\n\nresult: ${path}\n`);
   });
@@ -364,8 +382,7 @@ bench
     "where to write the result JSON (default results/bench-mremap-<time>.json)",
   )
   .action(async (o: { quick?: boolean; json?: boolean; out?: string }) => {
-    if (!o.json) process.stderr.write(`bench mremap: ${o.quick ? "quick" : "full"} run...\n`);
-    const r = await mremapBench(o.quick === true, command);
+    const r = await mremapBench(o.quick === true, command, benchCtl(o.json));
     const path = o.out ?? defaultResultPath("bench", "mremap", new Date(r.startedAt));
     writeJsonAtomic(path, r);
     const charts = mremapCharts(r);
@@ -380,15 +397,22 @@ bench
   .description(
     "the harness's own speed: trials/s per scenario and kernel, and the empty-trial overhead",
   )
+  .option(
+    "--cpus <n>",
+    "also run every scenario at this many CPUs, extra ones answering IPIs (default: the core count)",
+  )
   .option("--quick", "0.3 s per cell instead of 2")
   .option("--json", "print the result JSON on stdout and nothing else")
   .option(
     "--out <file>",
     "where to write the result JSON (default results/bench-trials-<time>.json)",
   )
-  .action(async (o: { quick?: boolean; json?: boolean; out?: string }) => {
-    if (!o.json) process.stderr.write(`bench trials: ${o.quick ? "quick" : "full"} run...\n`);
-    const r = await trialsBench(o.quick === true, command);
+  .action(async (o: { cpus?: string; quick?: boolean; json?: boolean; out?: string }) => {
+    const cpus =
+      o.cpus === undefined
+        ? Math.max(2, availableParallelism())
+        : parseCount(o.cpus, "--cpus", 2, MAX_CPUS);
+    const r = await trialsBench(o.quick === true, command, cpus, benchCtl(o.json));
     const path = o.out ?? defaultResultPath("bench", "trials", new Date(r.startedAt));
     writeJsonAtomic(path, r);
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
@@ -413,9 +437,7 @@ bench
       throw new UsageError(
         `bench window: ${name} has ${s.cpus.length} CPUs; the offset sweep needs a 2-CPU scenario`,
       );
-    if (!o.json)
-      process.stderr.write(`bench window: ${name}, ${o.quick ? "quick" : "full"} run...\n`);
-    const r = await windowBench(s, o.quick === true, command);
+    const r = await windowBench(s, o.quick === true, command, benchCtl(o.json));
     const path = o.out ?? defaultResultPath("bench", `window-${name}`, new Date(r.startedAt));
     writeJsonAtomic(path, r);
     const charts = windowCharts(r);
@@ -424,6 +446,79 @@ bench
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatWindowBench(r, s)}\n\nresult: ${path}\n`);
   });
+
+bench
+  .command("mixed")
+  .description(
+    "a kernel-build-like mix on every CPU, A/B interleaved per kernel variant: throughput ratio with a 95% interval",
+  )
+  .option("--cpus <n>", `CPUs of the machine (default: the core count, at most ${MIXED_MAX_CPUS})`)
+  .option(
+    "--kernel <name>",
+    `variant B to compare with the baseline; repeatable (default: ${MIXED_VARIANTS.join(", ")})`,
+    collect,
+    [],
+  )
+  .option("--baseline <name>", "kernel A", MIXED_BASELINE)
+  .option("--pairs <n>", "A/B pairs per variant", "10")
+  .option("--run <duration>", "length of one timed run, e.g. 1s, 500ms", "1s")
+  .option("--quick", "one variant (5d1904204c99), 4 pairs of 250 ms")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-mixed-<time>.json)",
+  )
+  .action(
+    async (o: {
+      cpus?: string;
+      kernel: string[];
+      baseline: string;
+      pairs: string;
+      run: string;
+      quick?: boolean;
+      json?: boolean;
+      out?: string;
+    }) => {
+      const names = BENCH_KERNELS.map((k) => k.name);
+      const known = (k: string, flag: string): string => {
+        if (!names.includes(k))
+          throw new UsageError(`${flag}: unknown kernel "${k}" (valid: ${names.join(", ")})`);
+        return k;
+      };
+      const quick = o.quick === true;
+      const variants =
+        o.kernel.length > 0
+          ? o.kernel.map((k) => known(k, "--kernel"))
+          : quick
+            ? ["5d1904204c99"]
+            : MIXED_VARIANTS;
+      const baseline = known(o.baseline, "--baseline");
+      if (variants.includes(baseline))
+        throw new UsageError(
+          `--kernel: ${baseline} is the baseline; compare it with another kernel`,
+        );
+      const r = await mixedBench(
+        {
+          cpus:
+            o.cpus === undefined
+              ? defaultMixedCpus()
+              : parseCount(o.cpus, "--cpus", 2, MIXED_MAX_CPUS),
+          baseline,
+          variants,
+          pairs: quick && o.pairs === "10" ? 4 : parseCount(o.pairs, "--pairs", 2, 1000),
+          runMs: quick && o.run === "1s" ? 250 : parseDuration(o.run, "--run") / 1e6,
+          quick,
+        },
+        command,
+        benchCtl(o.json),
+      );
+      const path = o.out ?? defaultResultPath("bench", "mixed", new Date(r.startedAt));
+      writeJsonAtomic(path, r);
+      writeFileSync(path.replace(/\.json$/, ".svg"), mixedChart(r));
+      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      else process.stdout.write(`${formatMixedBench(r)}\n\nresult: ${path}\n`);
+    },
+  );
 
 program
   .command("report")

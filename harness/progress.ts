@@ -20,8 +20,8 @@ export class Progress {
     if (!this.tty) process.stderr.write(`${label}\n`);
   }
 
-  /** `done` of `total` (trials), or of `totalMs` when the stage runs for a duration. */
-  update(label: string, done: number, total: number, totalMs = 0): void {
+  /** `done` of `total` units (trials, cells), or of `totalMs` when the stage runs for a duration. */
+  update(label: string, done: number, total: number, totalMs = 0, unit = "trials"): void {
     if (this.quiet || !this.tty) return;
     const elapsed = performance.now() - this.started;
     const frac =
@@ -31,7 +31,7 @@ export class Progress {
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
     const eta = Number.isFinite(etaMs) ? `ETA ${formatNs(etaMs * 1e6)}` : "ETA -";
     process.stderr.write(
-      `\r${label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${done.toLocaleString("en-US")} trials  ${eta}\x1b[K`,
+      `\r${label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${done.toLocaleString("en-US")} ${unit}  ${eta}\x1b[K`,
     );
     this.drawn = true;
   }

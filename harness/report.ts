@@ -13,7 +13,8 @@ import type { TrialsBenchResult } from "./bench/trials.js";
 import { formatTrialsBench } from "./bench/trials.js";
 import type { WindowBenchResult } from "./bench/window.js";
 import { formatMatrix, type MatrixResult } from "./matrix.js";
-import { flushChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import { formatMixedBench, type MixedBenchResult } from "./bench/mixed.js";
 import { findScenario } from "./scenarios.js";
 import { formatWindowBench } from "./bench/window.js";
 
@@ -65,7 +66,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       file: f,
       command: r.command,
       machine: machineLine(r.machine),
-      charts: [flushChart(r)],
+      charts: Object.values(flushCharts(r)),
       text: formatFlushBench(r),
     });
   }
@@ -80,6 +81,18 @@ export function buildReport(dir: string): { html: string; sections: number } {
       machine: machineLine(r.machine),
       charts: [c.flushes, c.ops],
       text: formatMremapBench(r),
+    });
+  }
+  const mx = latest(dir, "bench-mixed-");
+  if (mx !== undefined) {
+    const r = read<MixedBenchResult>(mx);
+    sections.push({
+      title: "What each fix costs a mixed workload",
+      file: mx,
+      command: r.command,
+      machine: machineLine(r.machine),
+      charts: [mixedChart(r)],
+      text: formatMixedBench(r),
     });
   }
   const w = latest(dir, "bench-window-");

@@ -39,6 +39,20 @@ test.serial(
       t.is(row.p50OverFloor, Math.round((row.p50Ns / res.floor.p50Ns) * 10) / 10);
     }
     t.deepEqual([...new Set(res.rows.map((x) => x.pages))], [1, 8, 33, 34, 64, 512]);
+    t.false(res.partial);
+    // The histogram holds every sample, in bins that rise.
+    for (const h of [res.floor, ...res.rows]) {
+      t.is(
+        h.bins.reduce((s, [, n]) => s + n, 0),
+        h.samples,
+      );
+      t.true(h.bins.every(([ns], i) => i === 0 || ns > (h.bins[i - 1]?.[0] ?? 0)));
+    }
+    for (const chart of ["ranges", "targets", "histogram"]) {
+      const svg = readFileSync(out.replace(/\.json$/, `-${chart}.svg`), "utf8");
+      t.regex(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/, chart);
+      t.regex(svg, /\(ns/, `${chart}: an axis in ns`);
+    }
   },
 );
 

@@ -17,12 +17,24 @@ import {
 } from "../../lib/machine/layout.js";
 import { flush_tlb_mm_range } from "../../lib/mmu/shootdown.js";
 import { barrier_wait } from "../../lib/sync/barrier.js";
+import {
+  binsToPairs,
+  countLatency,
+  NR_BINS,
+  percentiles,
+  type Percentiles,
+} from "../../lib/stats/percentiles.js";
+import { decideNextCell, nextCellRuns, type BenchMessage, type BenchWords } from "./control.js";
+
+export type { Percentiles };
 
 export interface FlushConfig {
   targets: number;
   pages: number;
   mode: "spinning" | "parked";
+  /** Samples wanted; fewer when the cell's time budget runs out first (oversubscription). */
   samples: number;
+  budgetMs: number;
 }
 
 export interface FlushBenchJob {
@@ -31,22 +43,14 @@ export interface FlushBenchJob {
   id: number;
   configs: FlushConfig[];
   pingPongSamples: number;
+  words: BenchWords;
 }
 
-export interface Percentiles {
-  samples: number;
-  p50Ns: number;
-  p90Ns: number;
-  p99Ns: number;
-  p999Ns: number;
-  maxNs: number;
-  meanNs: number;
-}
+/** One cell's figures, with its latency histogram as [bin low edge ns, count] pairs. */
+export type FlushRow = FlushConfig & Percentiles & { bins: [number, number][] };
 
-export interface FlushBenchOutput {
-  floor: Percentiles;
-  rows: (FlushConfig & Percentiles)[];
-}
+/** The ping-pong floor, with its histogram: CPU 0's first message, as `info`. */
+export type FlushFloor = Percentiles & { bins: [number, number][] };
 
 const job = workerData as FlushBenchJob;
 const mem = new Int32Array(job.sab);
@@ -59,34 +63,21 @@ const PING = L.program + 16;
 const ADDR = PMD_SIZE; // the flushed range starts at 2 MiB, as the scenarios' X does
 const PARK_SETTLE_MS = 0.05;
 
-function percentiles(h: ReturnType<typeof createHistogram>): Percentiles {
-  return {
-    samples: h.count,
-    p50Ns: h.percentile(50),
-    p90Ns: h.percentile(90),
-    p99Ns: h.percentile(99),
-    p999Ns: h.percentile(99.9),
-    maxNs: h.max,
-    meanNs: Math.round(h.mean),
-  };
-}
-
-const record = (h: ReturnType<typeof createHistogram>, ms: number): void => {
-  h.record(Math.max(1, Math.round(ms * 1e6)));
-};
-
 /** Cache-line ping-pong between CPUs 0 and 1: the floor of any cross-CPU handshake. */
-function pingPong(): Percentiles | undefined {
+function pingPong(): FlushFloor | undefined {
   const h = createHistogram();
+  const bins = new Uint32Array(NR_BINS);
   if (job.id === 0) {
     for (let i = 0; i < job.pingPongSamples; i++) {
       const t0 = performance.now();
       Atomics.store(mem, PING, 2 * i + 1);
       while (Atomics.load(mem, PING) !== 2 * i + 2);
-      record(h, performance.now() - t0);
+      const ns = Math.max(1, Math.round((performance.now() - t0) * 1e6));
+      h.record(ns);
+      countLatency(bins, ns);
     }
     Atomics.store(mem, PING, -1);
-    return percentiles(h);
+    return { ...percentiles(h), bins: binsToPairs(bins) };
   }
   if (job.id === 1) {
     for (;;) {
@@ -106,12 +97,14 @@ function target(mode: FlushConfig["mode"]): void {
   }
 }
 
-function initiator(c: FlushConfig): Percentiles {
+function initiator(c: FlushConfig): FlushRow {
   const h = createHistogram();
+  const bins = new Uint32Array(NR_BINS);
   const targets = Array.from(
     { length: c.targets },
     (_, i) => L.percpu + (i + 1) * CPU_WORDS + CPU_SLEEPING,
   );
+  const until = performance.now() + c.budgetMs;
   for (let i = 0; i < c.samples; i++) {
     // Parked targets: start each shootdown only once every target is asleep again, and give it
     // PARK_SETTLE_MS to be inside Atomics.wait, not just about to call it.
@@ -121,24 +114,28 @@ function initiator(c: FlushConfig): Percentiles {
     }
     const t0 = performance.now();
     flush_tlb_mm_range(cpu, ADDR, ADDR + c.pages * PAGE_SIZE);
-    record(h, performance.now() - t0);
+    const ns = Math.max(1, Math.round((performance.now() - t0) * 1e6));
+    h.record(ns);
+    countLatency(bins, ns);
+    if (t0 > until) break;
   }
   Atomics.store(mem, DONE, 1);
   for (let t = 1; t <= c.targets; t++) cpu.ring(t);
-  return percentiles(h);
+  return { ...c, ...percentiles(h), bins: binsToPairs(bins) };
 }
 
 barrier_wait(cpu, B);
 const floor = pingPong();
-const rows: (FlushConfig & Percentiles)[] = [];
+if (job.id === 0) parentPort?.postMessage({ info: floor } satisfies BenchMessage<FlushRow>);
 for (const c of job.configs) {
+  decideNextCell(mem, job.words, job.id);
   if (job.id === 0) {
     Atomics.store(mem, DONE, 0);
     Atomics.store(mem, L.mmCpumask, (1 << (c.targets + 1)) - 1);
   }
   barrier_wait(cpu, B);
-  if (job.id === 0) rows.push({ ...c, ...initiator(c) });
+  if (!nextCellRuns(mem, job.words)) break;
+  if (job.id === 0) parentPort?.postMessage({ row: initiator(c) } satisfies BenchMessage<FlushRow>);
   else if (job.id <= c.targets) target(c.mode);
   barrier_wait(cpu, B);
 }
-parentPort?.postMessage(job.id === 0 ? ({ floor, rows } as FlushBenchOutput) : null);

@@ -5,13 +5,13 @@
  * workers. Percentiles come from node:perf_hooks histograms (HDR-style).
  */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import { Layout } from "../../lib/machine/layout.js";
 import { barrier_init } from "../../lib/sync/barrier.js";
 import { formatNs } from "../../lib/units.js";
 import { table } from "../format.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
-import type { FlushBenchJob, FlushBenchOutput, FlushConfig, Percentiles } from "./flush-cpu.js";
+import { runBenchWorkers, SILENT, type BenchControl } from "./control.js";
+import type { FlushBenchJob, FlushConfig, FlushFloor, FlushRow } from "./flush-cpu.js";
 
 export const FLUSH_RANGES = [1, 8, 33, 34, 64, 512];
 
@@ -22,9 +22,11 @@ export interface FlushBenchResult {
   machine: MachineInfo;
   cpus: number;
   quick: boolean;
+  /** Stopped by Ctrl-C before every cell ran. */
+  partial: boolean;
   startedAt: string;
-  floor: Percentiles;
-  rows: (FlushConfig & Percentiles & { p50OverFloor: number })[];
+  floor: FlushFloor;
+  rows: (FlushRow & { p50OverFloor: number })[];
 }
 
 const WORKER = new URL("./flush-cpu.js", import.meta.url);
@@ -33,40 +35,52 @@ export async function flushBench(
   cpus: number,
   quick: boolean,
   command: string,
+  ctl: BenchControl = SILENT,
 ): Promise<FlushBenchResult> {
   const startedAt = new Date().toISOString();
   const spinSamples = quick ? 1000 : 20_000;
   const parkSamples = quick ? 100 : 2_000;
+  // A cell stops at its budget: with more CPUs than cores a spinning target may hold its core
+  // for a whole timeslice (4 ms), and 20,000 such flushes would take minutes.
+  const budgetMs = quick ? 100 : 1000;
   const configs: FlushConfig[] = [];
   for (let targets = 1; targets < cpus; targets++) {
     for (const pages of FLUSH_RANGES) {
-      configs.push({ targets, pages, mode: "spinning", samples: spinSamples });
-      configs.push({ targets, pages, mode: "parked", samples: parkSamples });
+      configs.push({ targets, pages, mode: "spinning", samples: spinSamples, budgetMs });
+      configs.push({ targets, pages, mode: "parked", samples: parkSamples, budgetMs });
     }
   }
   const L = new Layout(cpus);
   const sab = new SharedArrayBuffer(L.bytes);
   const mem = new Int32Array(sab);
   barrier_init(mem, L.trialBarrier, cpus);
-  const outputs = await Promise.all(
-    Array.from({ length: cpus }, (_, id) => {
-      const job: FlushBenchJob = {
-        sab,
-        nrCpus: cpus,
-        id,
-        configs,
-        pingPongSamples: quick ? 2000 : 50_000,
-      };
-      const w = new Worker(WORKER, { workerData: job });
-      return new Promise<FlushBenchOutput | null>((resolve, reject) => {
-        w.once("message", resolve);
-        w.once("error", reject);
-      });
-    }),
+  const words = { stop: L.program + 32, go: L.program + 33 };
+  let floor: FlushFloor | undefined;
+  ctl.stage(`bench flush: ${cpus} CPUs, ${configs.length} cells`);
+  const rows = await runBenchWorkers<FlushBenchJob, FlushRow>(
+    WORKER,
+    Array.from({ length: cpus }, (_, id) => ({
+      sab,
+      nrCpus: cpus,
+      id,
+      configs,
+      pingPongSamples: quick ? 2000 : 50_000,
+      words,
+    })),
+    mem,
+    words,
+    ctl,
+    (row, i) =>
+      ctl.progress(
+        `  ${row.targets} target(s), ${row.pages} pages, ${row.mode}`,
+        i + 1,
+        configs.length,
+      ),
+    (info) => (floor = info as FlushFloor),
   );
-  const out = outputs[0];
-  if (out === null || out === undefined) throw new Error("bench flush: CPU 0 reported nothing");
-  const floorP50 = Math.max(1, out.floor.p50Ns);
+  ctl.done();
+  if (floor === undefined) throw new Error("bench flush: CPU 0 reported no floor");
+  const floorP50 = Math.max(1, floor.p50Ns);
   return {
     schema: 1,
     bench: "flush",
@@ -74,9 +88,10 @@ export async function flushBench(
     machine: machineInfo(),
     cpus,
     quick,
+    partial: rows.length < configs.length,
     startedAt,
-    floor: out.floor,
-    rows: out.rows.map((r) => ({ ...r, p50OverFloor: Math.round((r.p50Ns / floorP50) * 10) / 10 })),
+    floor,
+    rows: rows.map((r) => ({ ...r, p50OverFloor: Math.round((r.p50Ns / floorP50) * 10) / 10 })),
   };
 }
 
@@ -120,6 +135,7 @@ export function formatFlushBench(r: FlushBenchResult): string {
         ]),
       ],
       [true, true, false, false, true, true, true, true, true, true, true],
-    )
+    ) +
+    (r.partial ? "\nPARTIAL: stopped before every cell ran" : "")
   );
 }

@@ -4,8 +4,7 @@
  * shootdown IPIs. Counts what each mremap costs: time, TLB flushes, IPIs.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { KERNELS, type Kernel } from "../../lib/kernels/index.js";
-import { latencyLimitPmd } from "../../lib/kernels/latency-limit-pmd.js";
+import { BENCH_KERNELS } from "./kernels.js";
 import { Cpu } from "../../lib/machine/cpu.js";
 import { CPU_IPI_PENDING, Layout, PAGE_SHIFT } from "../../lib/machine/layout.js";
 import { machine_reset_full } from "../../lib/machine/reset.js";
@@ -15,6 +14,7 @@ import { sys_mremap } from "../../lib/mm/mremap.js";
 import { regionsFor } from "../../lib/scenarios/compile.js";
 import { IMG_FILE_PAGES, IMG_NCPUS } from "../../lib/scenarios/image.js";
 import { barrier_wait } from "../../lib/sync/barrier.js";
+import { decideNextCell, nextCellRuns, type BenchMessage, type BenchWords } from "./control.js";
 
 export interface MremapConfig {
   kernel: string;
@@ -36,10 +36,8 @@ export interface MremapBenchJob {
   id: number;
   configs: MremapConfig[];
   msPerConfig: number;
+  words: BenchWords;
 }
-
-/** The variants the bench knows: history, plus the 2018 LATENCY_LIMIT proposal. */
-export const MREMAP_BENCH_KERNELS: readonly Kernel[] = [...KERNELS, latencyLimitPmd];
 
 const job = workerData as MremapBenchJob;
 const mem = new Int32Array(job.sab);
@@ -49,7 +47,7 @@ const B = L.trialBarrier;
 const DONE = L.program + 64; // scratch beyond the image header this bench writes
 
 function measure(c: MremapConfig): MremapRow {
-  const kernel = MREMAP_BENCH_KERNELS.find((k) => k.name === c.kernel);
+  const kernel = BENCH_KERNELS.find((k) => k.name === c.kernel);
   if (kernel === undefined) throw new Error(`unknown kernel ${c.kernel}`);
   cpu.kernel = kernel;
   mem[L.program + IMG_FILE_PAGES] = 1;
@@ -89,17 +87,18 @@ function measure(c: MremapConfig): MremapRow {
   };
 }
 
-const rows: MremapRow[] = [];
 for (const c of job.configs) {
+  decideNextCell(mem, job.words, job.id);
   if (job.id === 0) Atomics.store(mem, DONE, 0);
   barrier_wait(cpu, B);
+  if (!nextCellRuns(mem, job.words)) break;
   if (job.id === 0) {
-    rows.push(measure(c));
+    const row = measure(c);
     Atomics.store(mem, DONE, 1);
+    parentPort?.postMessage({ row } satisfies BenchMessage<MremapRow>);
   } else {
     const pending = cpu.self + CPU_IPI_PENDING;
     while (Atomics.load(mem, DONE) === 0) if (Atomics.load(mem, pending) !== 0) cpu.serviceIpis();
   }
   barrier_wait(cpu, B);
 }
-parentPort?.postMessage(job.id === 0 ? rows : null);

@@ -6,11 +6,11 @@
  * (Mel Gorman's June 2018 proposal) cuts shootdowns 8x; eb66ae030829 flushes for every extent
  * with a present entry, clean or dirty.
  */
-import { Worker } from "node:worker_threads";
 import { Layout } from "../../lib/machine/layout.js";
 import { barrier_init } from "../../lib/sync/barrier.js";
 import { table } from "../format.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
+import { runBenchWorkers, SILENT, type BenchControl } from "./control.js";
 import type { MremapBenchJob, MremapConfig, MremapRow } from "./mremap-cpu.js";
 
 export const MREMAP_SIZES = [1, 8, 64, 512, 4096];
@@ -22,6 +22,8 @@ export interface MremapBenchResult {
   command: string;
   machine: MachineInfo;
   quick: boolean;
+  /** Stopped by Ctrl-C before every cell ran. */
+  partial: boolean;
   msPerConfig: number;
   startedAt: string;
   rows: (MremapRow & { opsVsV49rc4: number })[];
@@ -29,7 +31,11 @@ export interface MremapBenchResult {
 
 const WORKER = new URL("./mremap-cpu.js", import.meta.url);
 
-export async function mremapBench(quick: boolean, command: string): Promise<MremapBenchResult> {
+export async function mremapBench(
+  quick: boolean,
+  command: string,
+  ctl: BenchControl = SILENT,
+): Promise<MremapBenchResult> {
   const startedAt = new Date().toISOString();
   const msPerConfig = quick ? 60 : 400;
   const configs: MremapConfig[] = [];
@@ -41,19 +47,24 @@ export async function mremapBench(quick: boolean, command: string): Promise<Mrem
   configs.unshift({ ...(configs[0] as MremapConfig) });
   const L = new Layout(2);
   const sab = new SharedArrayBuffer(L.bytes);
-  barrier_init(new Int32Array(sab), L.trialBarrier, 2);
-  const outs = await Promise.all(
-    [0, 1].map((id) => {
-      const job: MremapBenchJob = { sab, id, configs, msPerConfig };
-      const w = new Worker(WORKER, { workerData: job });
-      return new Promise<MremapRow[] | null>((resolve, reject) => {
-        w.once("message", resolve);
-        w.once("error", reject);
-      });
-    }),
+  const mem = new Int32Array(sab);
+  barrier_init(mem, L.trialBarrier, 2);
+  const words = { stop: L.program + 96, go: L.program + 97 };
+  ctl.stage(`bench mremap: ${configs.length - 1} cells of ${msPerConfig} ms`);
+  const all = await runBenchWorkers<MremapBenchJob, MremapRow>(
+    WORKER,
+    [0, 1].map((id) => ({ sab, id, configs, msPerConfig, words })),
+    mem,
+    words,
+    ctl,
+    (row, i) =>
+      ctl.progress(
+        `  ${row.kernel}, ${row.pages} pages ${row.dirty ? "dirty" : "clean"}`,
+        i + 1,
+        configs.length,
+      ),
   );
-  const all = outs[0];
-  if (all === null || all === undefined) throw new Error("bench mremap: CPU 0 reported nothing");
+  ctl.done();
   const rows = all.slice(1);
   const base = (r: MremapRow): number =>
     rows.find((x) => x.kernel === "v4.9-rc4" && x.pages === r.pages && x.dirty === r.dirty)
@@ -64,6 +75,7 @@ export async function mremapBench(quick: boolean, command: string): Promise<Mrem
     command,
     machine: machineInfo(),
     quick,
+    partial: all.length < configs.length,
     msPerConfig,
     startedAt,
     rows: rows.map((r) => ({
@@ -101,6 +113,7 @@ export function formatMremapBench(r: MremapBenchResult): string {
         ]),
       ],
       [false, true, false, true, true, true, true, true],
-    )
+    ) +
+    (r.partial ? "\nPARTIAL: stopped before every cell ran" : "")
   );
 }

@@ -9,6 +9,7 @@ import { table } from "../format.js";
 import { runScenario } from "../run.js";
 import { builtinScenarios } from "../scenarios.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
+import { SILENT, type BenchControl } from "./control.js";
 
 export interface TrialsRow {
   scenario: string;
@@ -25,6 +26,8 @@ export interface TrialsBenchResult {
   command: string;
   machine: MachineInfo;
   quick: boolean;
+  /** Stopped by Ctrl-C before every cell ran. */
+  partial: boolean;
   secondsPerCell: number;
   startedAt: string;
   /** An empty 2-CPU trial: what the harness costs per trial by itself. */
@@ -52,45 +55,80 @@ const EMPTY: ScenarioSpec = {
 async function measure(
   s: ScenarioSpec,
   kernels: string[],
+  cpus: number,
   seconds: number,
   command: string,
-): Promise<TrialsRow[]> {
+  ctl: BenchControl,
+): Promise<{ rows: TrialsRow[]; partial: boolean }> {
   const r = await runScenario({
     scenario: s,
     kernels,
     trials: 0,
     durationMs: seconds * 1000,
-    cpus: s.cpus.length,
+    cpus,
     params: {},
     delays: new Map(),
     seed: 1,
     watchdogMs: 10_000,
     command,
+    stopRequested: ctl.stopRequested,
   });
-  return r.runs.map((run) => ({
+  const rows = r.runs.map((run) => ({
     scenario: s.name,
     kernel: run.kernel,
-    cpus: s.cpus.length,
+    cpus,
     trials: run.trials,
     trialsPerSecond: run.trialsPerSecond,
     nsPerTrial: run.trialsPerSecond > 0 ? Math.round(1e9 / run.trialsPerSecond) : 0,
   }));
+  return { rows, partial: r.partial };
 }
 
-export async function trialsBench(quick: boolean, command: string): Promise<TrialsBenchResult> {
+/**
+ * Every scenario on each of its kernels at the CPUs it needs, and again at `cpus` (default: the
+ * core count) when that is more: the extra CPUs run threads of the mm that only answer IPIs.
+ */
+export async function trialsBench(
+  quick: boolean,
+  command: string,
+  cpus: number,
+  ctl: BenchControl = SILENT,
+): Promise<TrialsBenchResult> {
   const startedAt = new Date().toISOString();
   const secondsPerCell = quick ? 0.3 : 2;
-  const [overhead] = await measure(EMPTY, ["v4.9-rc4"], secondsPerCell, command);
+  const cells: [ScenarioSpec, number][] = [];
+  for (const s of builtinScenarios()) {
+    cells.push([s, s.cpus.length]);
+    if (cpus > s.cpus.length) cells.push([s, cpus]);
+  }
+  const total = 1 + cells.length;
+  ctl.stage(
+    `bench trials: the empty trial and ${cells.length} cells, ${secondsPerCell} s per kernel`,
+  );
+  const empty = await measure(EMPTY, ["v4.9-rc4"], 2, secondsPerCell, command, ctl);
+  const [overhead] = empty.rows;
   if (overhead === undefined) throw new Error("bench trials: no overhead run");
+  ctl.progress("  (empty trial)", 1, total);
+  let partial = empty.partial;
   const rows: TrialsRow[] = [];
-  for (const s of builtinScenarios())
-    rows.push(...(await measure(s, [...s.kernels], secondsPerCell, command)));
+  for (const [i, [s, n]] of cells.entries()) {
+    if (ctl.stopped()) {
+      partial = true;
+      break;
+    }
+    const m = await measure(s, [...s.kernels], n, secondsPerCell, command, ctl);
+    rows.push(...m.rows);
+    partial ||= m.partial;
+    ctl.progress(`  ${s.name}, ${n} CPUs`, i + 2, total);
+  }
+  ctl.done();
   return {
     schema: 1,
     bench: "trials",
     command,
     machine: machineInfo(),
     quick,
+    partial,
     secondsPerCell,
     startedAt,
     overhead,
@@ -115,6 +153,7 @@ export function formatTrialsBench(r: TrialsBenchResult): string {
         ]),
       ],
       [false, false, true, true, true, true],
-    )
+    ) +
+    (r.partial ? "\nPARTIAL: stopped before every cell ran" : "")
   );
 }

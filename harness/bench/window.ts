@@ -10,6 +10,7 @@ import { table } from "../format.js";
 import { widenDelays } from "../matrix.js";
 import { runScenario } from "../run.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
+import { SILENT, type BenchControl } from "./control.js";
 
 export const WINDOW_DELAYS_US = [0, 5, 10, 25, 50, 100, 150, 200];
 export const WINDOW_OFFSETS_US = [-100, -50, -20, -10, 0, 10, 20, 50, 100];
@@ -32,6 +33,8 @@ export interface WindowBenchResult {
   scenario: string;
   point: string;
   quick: boolean;
+  /** Stopped by Ctrl-C before every point ran. */
+  partial: boolean;
   trialsPerPoint: number;
   startedAt: string;
   points: WindowPoint[];
@@ -41,6 +44,7 @@ export async function windowBench(
   s: ScenarioSpec,
   quick: boolean,
   command: string,
+  ctl: BenchControl = SILENT,
 ): Promise<WindowBenchResult> {
   const startedAt = new Date().toISOString();
   const trials = quick ? 150 : 1500;
@@ -48,6 +52,10 @@ export async function windowBench(
   const [point] = [...widen.keys()];
   if (point === undefined) throw new Error(`${s.name} has no widening point`);
   const points: WindowPoint[] = [];
+  const total = WINDOW_DELAYS_US.length + WINDOW_OFFSETS_US.length;
+  let done = 0;
+  let partial = false;
+  ctl.stage(`bench window: ${s.name}, ${total} points x ${s.kernels.length} kernels`);
   const run = async (
     sweep: WindowPoint["sweep"],
     us: number,
@@ -67,7 +75,10 @@ export async function windowBench(
       command,
       fixedOffsetNs,
       warmupTrials: 200,
+      stopRequested: ctl.stopRequested,
     });
+    if (r.partial) partial = true;
+    ctl.progress(`  ${sweep} ${us} us`, ++done, total);
     for (const x of r.runs) {
       points.push({
         kernel: x.kernel,
@@ -80,12 +91,17 @@ export async function windowBench(
     }
   };
   for (const us of WINDOW_DELAYS_US) {
+    if (ctl.stopped()) break;
     const delays = new Map(widen);
     if (us === 0) delays.delete(point);
     else delays.set(point, us * 1000);
     await run("delay", us, delays);
   }
-  for (const us of WINDOW_OFFSETS_US) await run("offset", us, widen, us * 1000);
+  for (const us of WINDOW_OFFSETS_US) {
+    if (ctl.stopped()) break;
+    await run("offset", us, widen, us * 1000);
+  }
+  ctl.done();
   return {
     schema: 1,
     bench: "window",
@@ -94,6 +110,7 @@ export async function windowBench(
     scenario: s.name,
     point,
     quick,
+    partial: partial || done < total,
     trialsPerPoint: trials,
     startedAt,
     points,
@@ -137,6 +154,7 @@ export function formatWindowBench(r: WindowBenchResult, s: ScenarioSpec): string
         ),
       ],
       [true, true, true],
-    )
+    ) +
+    (r.partial ? "\nPARTIAL: stopped before every point ran" : "")
   );
 }

@@ -1,27 +1,111 @@
 /** The benches' charts, from their result JSON. */
 import { formatNs } from "../../lib/units.js";
 import type { FlushBenchResult } from "../bench/flush.js";
+import type { MixedBenchResult } from "../bench/mixed.js";
 import type { MremapBenchResult } from "../bench/mremap.js";
 import type { WindowBenchResult } from "../bench/window.js";
 import { lineChart, shortNumber } from "./svg.js";
 
-export function flushChart(r: FlushBenchResult): string {
+const targetsName = (n: number | string): string => `${n} target${String(n) === "1" ? "" : "s"}`;
+
+/** The histogram's bins as [bin low edge ns, share of samples %]. */
+const shares = (bins: [number, number][], samples: number): [number, number][] =>
+  bins.map(([ns, n]) => [ns, (100 * n) / Math.max(1, samples)]);
+
+export function flushCharts(r: FlushBenchResult): {
+  ranges: string;
+  targets: string;
+  histogram: string;
+} {
   const keys = [...new Set(r.rows.map((x) => `${x.targets}|${x.mode}`))];
-  return lineChart({
+  const ranges = lineChart({
     title: `TLB shootdown latency, p50 (${r.cpus} CPUs, floor ${formatNs(r.floor.p50Ns)})`,
     xLabel: "pages flushed (per page up to 33, full flush above)",
     yLabel: "latency of flush_tlb_mm_range(), p50 (ns)",
     xLog: true,
     yLog: true,
     series: keys.map((k) => {
-      const [targets, mode] = k.split("|");
+      const [targets = "", mode] = k.split("|");
       return {
-        name: `${targets} target${targets === "1" ? "" : "s"}, ${mode}`,
+        name: `${targetsName(targets)}, ${mode}`,
         points: r.rows
           .filter((x) => `${x.targets}|${x.mode}` === k)
           .map((x) => [x.pages, x.p50Ns] as [number, number]),
       };
     }),
+  });
+  const one = r.rows.filter((x) => x.pages === 1);
+  const byTargets = (mode: string, f: "p50Ns" | "p99Ns"): [number, number][] =>
+    one.filter((x) => x.mode === mode).map((x) => [x.targets, x[f]]);
+  const targets = lineChart({
+    title: `Shootdown latency vs target CPUs (1 page, ${r.cpus} CPUs on ${r.machine.cores} cores)`,
+    xLabel: "target CPUs (IPIs per flush)",
+    yLabel: "latency of flush_tlb_mm_range() (ns)",
+    yLog: true,
+    xFormat: (v) => (Number.isInteger(v) ? String(v) : ""),
+    series: [
+      { name: "spinning, p50", points: byTargets("spinning", "p50Ns") },
+      { name: "spinning, p99", points: byTargets("spinning", "p99Ns") },
+      { name: "parked, p50", points: byTargets("parked", "p50Ns") },
+      { name: "parked, p99", points: byTargets("parked", "p99Ns") },
+      {
+        name: "ping-pong floor, p50",
+        points: byTargets("spinning", "p50Ns").map(([t]) => [t, r.floor.p50Ns]),
+      },
+    ],
+  });
+  const hist = r.rows.filter((x) => x.pages === 1 && x.targets === 1);
+  const histogram = lineChart({
+    title: "Latency histogram: one target, 1 page (10 bins per decade)",
+    xLabel: "latency (ns, log scale)",
+    yLabel: "share of samples (%)",
+    xLog: true,
+    xFormat: (v) => formatNs(v),
+    series: [
+      ...hist.map((x) => ({ name: `${x.mode} target`, points: shares(x.bins, x.samples) })),
+      { name: "ping-pong floor", points: shares(r.floor.bins, r.floor.samples) },
+    ],
+  });
+  return { ranges, targets, histogram };
+}
+
+export function mixedChart(r: MixedBenchResult): string {
+  const series = r.comparisons.map((c) => {
+    const ratio = (pair: number): number | undefined => {
+      const a = r.runs.find(
+        (x) => x.variant === c.variant && x.pair === pair && x.kernel === r.baseline,
+      );
+      const b = r.runs.find(
+        (x) => x.variant === c.variant && x.pair === pair && x.kernel === c.variant,
+      );
+      return a === undefined || b === undefined ? undefined : b.jobsPerSecond / a.jobsPerSecond;
+    };
+    const points: [number, number][] = [];
+    for (let p = 0; p < r.pairsPlanned; p++) {
+      const v = ratio(p);
+      if (v !== undefined) points.push([p + 1, v]);
+    }
+    return {
+      name: `${c.variant}: ${c.ratio.toFixed(3)} (${c.low.toFixed(3)}..${c.high.toFixed(3)})`,
+      points,
+    };
+  });
+  const pairs = Math.max(2, ...series.map((s) => s.points.length));
+  return lineChart({
+    title: `Mixed workload: throughput of B / ${r.baseline}, per A/B pair (${r.cpus} CPUs)`,
+    xLabel: "A/B pair (runs interleaved A B, B A, ...)",
+    yLabel: "jobs/s of B / jobs/s of A",
+    xFormat: (v) => (Number.isInteger(v) ? String(v) : ""),
+    series: [
+      ...series,
+      {
+        name: "no change",
+        points: [
+          [1, 1],
+          [pairs, 1],
+        ],
+      },
+    ],
   });
 }
 
