@@ -21,11 +21,14 @@ import { formatWindowBench } from "./bench/window.js";
 const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-/** The newest file in dir whose name starts with prefix (names carry an ISO timestamp). */
+/**
+ * The newest result of a kind in dir: `<kind>-<ISO timestamp>.json` as the commands name them, or
+ * `<kind>.json` and `<kind>-<label>.json` as the reference results are named.
+ */
 function latest(dir: string, prefix: string): string | undefined {
   if (!existsSync(dir)) return undefined;
   const f = readdirSync(dir)
-    .filter((n) => n.startsWith(prefix) && n.endsWith(".json"))
+    .filter((n) => n.endsWith(".json") && (n.startsWith(`${prefix}-`) || n === `${prefix}.json`))
     .sort()
     .pop();
   return f === undefined ? undefined : join(dir, f);
@@ -46,7 +49,7 @@ const machineLine = (m: { node: string; cpuModel: string; cores: number }): stri
 export function buildReport(dir: string): { html: string; sections: number } {
   const sections: Section[] = [];
   const read = <T>(f: string): T => JSON.parse(readFileSync(f, "utf8")) as T;
-  const m = latest(dir, "matrix-");
+  const m = latest(dir, "matrix");
   if (m !== undefined) {
     const r = read<MatrixResult>(m);
     sections.push({
@@ -58,7 +61,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       text: formatMatrix(r),
     });
   }
-  const f = latest(dir, "bench-flush-");
+  const f = latest(dir, "bench-flush");
   if (f !== undefined) {
     const r = read<FlushBenchResult>(f);
     sections.push({
@@ -70,7 +73,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       text: formatFlushBench(r),
     });
   }
-  const mr = latest(dir, "bench-mremap-");
+  const mr = latest(dir, "bench-mremap");
   if (mr !== undefined) {
     const r = read<MremapBenchResult>(mr);
     const c = mremapCharts(r);
@@ -83,7 +86,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       text: formatMremapBench(r),
     });
   }
-  const mx = latest(dir, "bench-mixed-");
+  const mx = latest(dir, "bench-mixed");
   if (mx !== undefined) {
     const r = read<MixedBenchResult>(mx);
     sections.push({
@@ -95,7 +98,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       text: formatMixedBench(r),
     });
   }
-  const w = latest(dir, "bench-window-");
+  const w = latest(dir, "bench-window");
   if (w !== undefined) {
     const r = read<WindowBenchResult>(w);
     const c = windowCharts(r);
@@ -108,7 +111,7 @@ export function buildReport(dir: string): { html: string; sections: number } {
       text: formatWindowBench(r, findScenario(r.scenario)),
     });
   }
-  const t = latest(dir, "bench-trials-");
+  const t = latest(dir, "bench-trials");
   if (t !== undefined) {
     const r = read<TrialsBenchResult>(t);
     sections.push({

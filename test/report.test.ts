@@ -43,19 +43,24 @@ test("lineChart: title, axis labels with units, one line and one legend entry pe
 test("report: gathers the reference results into one page with inline charts", (t) => {
   const ref = fileURLToPath(new URL("../../results/reference/", import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "tlbrace-report-"));
-  for (const f of [
-    "bench-flush.json",
-    "bench-mremap.json",
-    "bench-window-mremap-mkclean.json",
-    "matrix-2000.json",
+  // Named as the commands name their results: <kind>-<timestamp>.json.
+  for (const [f, kind] of [
+    ["bench-flush.json", "bench-flush"],
+    ["bench-mremap.json", "bench-mremap"],
+    ["bench-mixed.json", "bench-mixed"],
+    ["bench-window-mremap-mkclean.json", "bench-window-mremap-mkclean"],
+    ["bench-trials.json", "bench-trials"],
+    ["matrix-2000.json", "matrix"],
   ]) {
-    const prefix = f.startsWith("matrix") ? "matrix-" : f.replace(".json", "-");
-    copyFileSync(join(ref, f), join(dir, `${prefix}2026-01-01.json`));
+    copyFileSync(join(ref, f as string), join(dir, `${kind}-2026-01-01.json`));
   }
   const r = buildReport(dir);
-  t.is(r.sections, 4);
+  t.is(r.sections, 6);
   t.true(r.html.startsWith("<!doctype html>"));
-  t.is(r.html.match(/<svg /g)?.length, 1 + 2 + 2, "flush 1, mremap 2, window 2");
+  t.is(r.html.match(/<svg /g)?.length, 3 + 2 + 1 + 2, "flush 3, mremap 2, mixed 1, window 2");
   t.regex(r.html, /every cell matches kernel history/);
+  t.regex(r.html, /Latency histogram/);
+  t.regex(r.html, /Shootdown latency vs target CPUs/);
   t.is(buildReport(join(dir, "none")).sections, 0, "no results: an empty report, not a crash");
+  t.is(buildReport(ref).sections, 6, "the reference directory's own names work too");
 });
