@@ -29,6 +29,7 @@ import { formatTrialsBench, trialsBench } from "./bench/trials.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
 import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
 import { buildReport } from "./report.js";
+import { registerExplore } from "./explore/command.js";
 import { Progress } from "./progress.js";
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -67,6 +68,13 @@ function progressPrinter(
     }
     p.update(`  ${kernel}`, trials, total, totalMs);
   };
+}
+
+/** Ctrl-C as a flag to poll between units of work (explore). */
+function sigintFlag(): () => boolean {
+  let stop = false;
+  void stopOnSigint().then(() => (stop = true));
+  return () => stop;
 }
 
 /** Progress and Ctrl-C for a bench; quiet under --json. */
@@ -164,6 +172,7 @@ interface RunFlags {
   seed?: string;
   offsetMax?: string;
   watchdog: string;
+  trace?: boolean;
   json?: boolean;
   out?: string;
 }
@@ -203,6 +212,10 @@ program
     "largest per-CPU start offset (default: max(2us, the largest --delay))",
   )
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
+  .option(
+    "--trace",
+    "record every CPU's steps and keep the first forbidden trial's trace per kernel (tlbrace explain draws it)",
+  )
   .option("--json", "print the result JSON on stdout and nothing else")
   .option(
     "--out <file>",
@@ -249,6 +262,7 @@ program
       command,
       onProgress: progressPrinter(progress, trials, durationMs),
       stopRequested: stopOnSigint(),
+      trace: o.trace === true,
     });
     progress.done();
     const path = o.out ?? defaultResultPath("run", scenario.name, new Date(result.startedAt));
@@ -519,6 +533,9 @@ bench
       else process.stdout.write(`${formatMixedBench(r)}\n\nresult: ${path}\n`);
     },
   );
+
+
+registerExplore(program, command, sigintFlag);
 
 program
   .command("report")

@@ -8,6 +8,9 @@ import { Worker } from "node:worker_threads";
 import {
   CFG_DURATION_MS,
   CFG_FLUSH_CEILING,
+  CFG_CONTROLLED,
+  CFG_TRACE,
+  ST_TRACE_KEPT_TRIAL,
   CFG_KERNEL,
   CFG_NR_CPUS,
   CFG_OFFSET_FIXED,
@@ -64,6 +67,10 @@ export interface BatchConfig {
   flushCeiling?: number;
   /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (negative: before). */
   fixedOffsetNs?: number;
+  /** The explorer: a scheduler on the main thread hands a baton at every step of the body. */
+  controlled?: boolean;
+  /** Record every CPU's steps; keep the first forbidden trial's trace. */
+  trace?: boolean;
 }
 
 export interface BatchStats {
@@ -77,6 +84,8 @@ export interface BatchStats {
   forbiddenTrials: number;
   outcomes: number[];
   firstLostTrial: number | null;
+  /** Traced batches: the trial whose trace was kept (the first forbidden one). */
+  traceKeptTrial: number | null;
   firstLostMs: number | null;
   elapsedMs: number;
   flushes: number;
@@ -206,6 +215,8 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
     Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, this.nrCpus > availableParallelism() ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);
+    Atomics.store(mem, L.cfg + CFG_CONTROLLED, cfg.controlled === true ? 1 : 0);
+    Atomics.store(mem, L.cfg + CFG_TRACE, cfg.trace === true ? 1 : 0);
     const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
     for (let p = 0; p < NR_POINTS_MAX; p++)
       f64[F64_DELAYS_MS + p] = (cfg.delaysNs.get(p) ?? 0) / 1e6;
@@ -282,6 +293,10 @@ export class Machine {
         mem.subarray(L.stats + ST_OUTCOMES, L.stats + ST_OUTCOMES + NR_OUTCOMES),
       ),
       firstLostTrial: firstLostTrial < 0 ? null : firstLostTrial,
+      traceKeptTrial:
+        Atomics.load(mem, L.stats + ST_TRACE_KEPT_TRIAL) < 0
+          ? null
+          : Atomics.load(mem, L.stats + ST_TRACE_KEPT_TRIAL),
       firstLostMs: firstLostTrial < 0 ? null : (f64[F64_FIRST_LOST_MS] as number),
       elapsedMs: (f64[F64_BATCH_END_MS] as number) - (f64[F64_BATCH_START_MS] as number),
       flushes,

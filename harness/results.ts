@@ -26,6 +26,11 @@ export interface RunResult {
   flushesPerTrial: number;
   ipisPerTrial: number;
   delays: Record<string, string>;
+  /**
+   * With --trace: the steps of the first trial with a forbidden outcome, as
+   * [seq, cpu, kind, a, b] (see lib/machine/steps.ts); `tlbrace explain` draws it.
+   */
+  trace?: { trial: number; events: [number, number, number, number, number][] };
 }
 
 export interface ResultFile {

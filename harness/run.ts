@@ -6,6 +6,7 @@ import { MAX_CPUS } from "../lib/machine/layout.js";
 import { POINTS, pointId } from "../lib/machine/points.js";
 import { compile, ScenarioError } from "../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../lib/scenarios/types.js";
+import { trace_read } from "../lib/trace/ring.js";
 import { Machine, WatchdogError } from "./machine.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, INSN_WORDS } from "../lib/scenarios/image.js";
 import { ARM64_MAX_TLB_RANGE_PAGES, tlb_single_page_flush_ceiling } from "../lib/mmu/shootdown.js";
@@ -41,6 +42,8 @@ export interface RunOptions {
    * the first kernel's figures. Default 20,000.
    */
   warmupTrials?: number;
+  /** Record every CPU's steps and keep the first forbidden trial's trace. */
+  trace?: boolean;
 }
 
 /** "thread 1 steps[1] store" for a program counter of CPU `cpu`, for the watchdog. */
@@ -164,6 +167,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
           delaysNs,
           flushCeiling,
           fixedOffsetNs: opts.fixedOffsetNs,
+          trace: opts.trace,
         },
         opts.watchdogMs,
         (n) => opts.onProgress?.(name, n),
@@ -192,6 +196,17 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         ipisPerTrial: s.trials > 0 ? round3(s.ipis / s.trials) : 0,
         delays,
       };
+      if (s.traceKeptTrial !== null)
+        run.trace = {
+          trial: s.traceKeptTrial,
+          events: trace_read(machine.mem, machine.L, true).map((e) => [
+            e.seq,
+            e.cpu,
+            e.kind,
+            e.a,
+            e.b,
+          ]),
+        };
       result.runs.push(run);
     }
   } catch (e) {

@@ -21,6 +21,17 @@ import { Waiter, WAIT_DELAY } from "../sync/waiter.js";
 import { service_flush_ipis } from "../mmu/shootdown.js";
 import { MmuGather } from "../mm/tlb_gather.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
+import { sched_yield } from "../sched/baton.js";
+import { trace_record } from "../trace/ring.js";
+import {
+  HOOK_CONTROLLED,
+  HOOK_TRACE,
+  SCHED_READY,
+  SCHED_WAITING,
+  STEP_POINT,
+  STEP_WAIT,
+  yieldsAt,
+} from "./steps.js";
 
 export class Cpu extends Waiter {
   readonly L: Layout;
@@ -57,6 +68,14 @@ export class Cpu extends Waiter {
     service_flush_ipis(this);
   }
 
+  /** A step with hooks set: record it, and under the explorer stop for the baton. */
+  override hook(kind: number, a: number, b: number): void {
+    if ((this.hooks & HOOK_TRACE) !== 0) trace_record(this, kind, a, b);
+    if ((this.hooks & HOOK_CONTROLLED) !== 0 && yieldsAt(kind)) {
+      sched_yield(this, kind === STEP_WAIT ? SCHED_WAITING : SCHED_READY, kind, a, b);
+    }
+  }
+
   /** Injected delays sleep instead of spinning (set when CPUs outnumber cores). */
   sleepingDelays = false;
 
@@ -70,6 +89,7 @@ export class Cpu extends Waiter {
   /** A named point: answer IPIs, then hold here for the injected delay, if any. */
   point(id: number): void {
     const mem = this.mem;
+    if (this.hooks !== 0) this.hook(STEP_POINT, id, 0);
     mem[this.self + CPU_POINT] = id;
     if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
     const ms = this.delayMs[id] as number;

@@ -72,6 +72,11 @@ export const CPU_IPIS_SENT = 13;
 export const CPU_IPIS_SERVED = 14;
 export const CPU_ERROR = 15; // nonzero once the CPU threw
 export const CPU_UAF = 48; // accesses through stale translations to freed/reused frames, this trial
+export const CPU_SCHED_STATE = 49; // controlled runs: SCHED_* state, written by the CPU
+export const CPU_SCHED_KIND = 50; // controlled runs: the step the CPU waits to take (STEP_*)
+export const CPU_SCHED_A = 51;
+export const CPU_SCHED_B = 52;
+export const CPU_TRACE_HEAD = 53; // events recorded into this CPU's trace ring this trial
 export const CPU_REGS = 16; // NR_REGS result registers of the user program
 export const CPU_WORDS = 64;
 
@@ -85,12 +90,20 @@ export const TLB_ENTRY = 1;
 export const TLB_FRAME_GEN = 2;
 export const TLB_WORDS = 4;
 
+/** A CPU's trace ring: TRACE_ENTRIES events of TRACE_WORDS words (seq, kind, a, b). */
+export const TRACE_ENTRIES = 512;
+export const TRACE_WORDS = 4;
+
 /** Control words (main thread <-> CPUs). */
 export const CTRL_CMD_SEQ = 0;
 export const CTRL_CMD = 1;
 export const CTRL_DONE_SEQ = 2;
 export const CTRL_STOP = 3;
 export const CTRL_CONTINUE = 4; // CPU 0's decision for the next trial
+/** Controlled runs (the explorer): the CPU holding the baton, SCHED_TO_SCHEDULER, or SCHED_RELEASE. */
+export const CTRL_BATON = 5;
+/** Traces: the global sequence number of trace events (Atomics.add). */
+export const CTRL_TRACE_SEQ = 6;
 export const CTRL_WORDS = 8;
 export const CMD_RUN = 1;
 export const CMD_EXIT = 2;
@@ -107,6 +120,8 @@ export const CFG_FILE_PAGES = 7; // i_size of the shared file, in pages
 export const CFG_SLEEPING_DELAYS = 8; // 1: injected delays park (CPUs outnumber cores)
 export const CFG_FLUSH_CEILING = 9; // tlb_single_page_flush_ceiling of the modelled arch (0: x86's 33)
 export const CFG_OFFSET_FIXED = 10; // 1: CPU 1 starts CFG_OFFSET_MAX_NS (signed) after CPU 0, every trial
+export const CFG_CONTROLLED = 11; // 1: the explorer's scheduler hands a baton at every step
+export const CFG_TRACE = 12; // 1: every CPU records its steps into its trace ring
 export const CFG_WORDS = 16;
 export const NR_POINTS_MAX = 24;
 
@@ -118,6 +133,7 @@ export const ST_FIRST_LOST_TRIAL = 3; // -1 until the first lost write
 export const ST_UAF = 4; // trials with at least one use-after-free access
 export const ST_FIRST_UAF_TRIAL = 5; // -1 until the first
 export const ST_FORBIDDEN = 6; // trials with a lost write or a use-after-free access (counted once)
+export const ST_TRACE_KEPT_TRIAL = 7; // traced runs: the trial whose trace was kept, -1 if none
 export const ST_OUTCOMES = 8;
 export const ST_WORDS = ST_OUTCOMES + NR_OUTCOMES;
 
@@ -196,6 +212,10 @@ export class Layout {
   readonly tlb: number;
   /** Per CPU, one TLB entry per PMD for huge (2 MiB) translations. */
   readonly hugeTlb: number;
+  /** Per CPU, the trace ring (see lib/trace/ring.ts). */
+  readonly trace: number;
+  /** A copy of every ring and head, kept from the first forbidden trial of a traced batch. */
+  readonly traceKept: number;
   readonly words: number;
   readonly bytes: number;
 
@@ -242,6 +262,8 @@ export class Layout {
     this.program = alloc(s, PROGRAM_WORDS, 16);
     this.tlb = alloc(s, nrCpus * NR_VPAGES * TLB_WORDS, 16);
     this.hugeTlb = alloc(s, nrCpus * NR_PMDS * TLB_WORDS, 16);
+    this.trace = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS, 16);
+    this.traceKept = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS + MAX_CPUS, 16);
     this.words = s.next;
     this.bytes = this.words * 4;
   }
@@ -263,6 +285,9 @@ export class Layout {
   }
   frame(pfn: number): number {
     return this.frames + pfn * FRAME_WORDS;
+  }
+  traceOf(cpu: number): number {
+    return this.trace + cpu * TRACE_ENTRIES * TRACE_WORDS;
   }
   hugeTlbOf(cpu: number): number {
     return this.hugeTlb + cpu * NR_PMDS * TLB_WORDS;

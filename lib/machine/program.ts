@@ -33,6 +33,7 @@ import {
   OP_RECLAIM_CLUSTER,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
+import { STEP_OP, STEP_RESULT } from "./steps.js";
 
 export function run_program(cpu: Cpu, from: number, to: number): void {
   const mem = cpu.mem;
@@ -45,7 +46,9 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
     const a = mem[at + 1] as number;
     const b = mem[at + 2] as number;
     const c = mem[at + 3] as number;
-    switch (mem[at]) {
+    const op = mem[at] as number;
+    if (cpu.hooks !== 0) cpu.hook(STEP_OP, op, pc);
+    switch (op) {
       case OP_MMAP:
         sys_mmap(cpu, a, b, c);
         break;
@@ -111,6 +114,8 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
       default:
         throw new Error(`bad instruction ${mem[at]} at ${pc}`);
     }
+    if (cpu.hooks !== 0 && (op === OP_STORE || op === OP_LOAD || op === OP_PREAD))
+      cpu.hook(STEP_RESULT, pc, mem[regs + c] as number);
   }
   mem[cpu.self + CPU_STEP] = -1;
 }

@@ -16,6 +16,9 @@ import {
   CFG_FLUSH_CEILING,
   CFG_KERNEL,
   CFG_OFFSET_FIXED,
+  CFG_CONTROLLED,
+  CFG_TRACE,
+  ST_TRACE_KEPT_TRIAL,
   CFG_OFFSET_MAX_NS,
   CFG_SEED,
   CFG_SPIN_LIMIT,
@@ -39,6 +42,9 @@ import {
   ST_WORDS,
 } from "./layout.js";
 import { run_program } from "./program.js";
+import { HOOK_CONTROLLED, HOOK_TRACE, SCHED_IDLE, STEP_END, STEP_START } from "./steps.js";
+import { sched_yield } from "../sched/baton.js";
+import { trace_keep, trace_reset } from "../trace/ring.js";
 import { machine_reset, machine_reset_full } from "./reset.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
@@ -111,6 +117,10 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const seed = Atomics.load(mem, cfg + CFG_SEED);
   const offsetMaxNs = Atomics.load(mem, cfg + CFG_OFFSET_MAX_NS);
   const offsetFixed = Atomics.load(mem, cfg + CFG_OFFSET_FIXED) !== 0;
+  const controlled = Atomics.load(mem, cfg + CFG_CONTROLLED) !== 0;
+  const traced = Atomics.load(mem, cfg + CFG_TRACE) !== 0;
+  // The steps of a trial's body report to the trace and, under the explorer, to the scheduler.
+  const hooks = (traced ? HOOK_TRACE : 0) | (controlled ? HOOK_CONTROLLED : 0);
   const nprog = mem[L.program + IMG_NCPUS] as number;
   const hasProgram = cpu.id < nprog;
   const t = L.program + IMG_CPU_TABLE + cpu.id * IMG_CPU_WORDS;
@@ -134,6 +144,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     mem.fill(0, st, st + ST_WORDS);
     mem[st + ST_FIRST_LOST_TRIAL] = -1;
     mem[st + ST_FIRST_UAF_TRIAL] = -1;
+    mem[st + ST_TRACE_KEPT_TRIAL] = -1;
     f64[F64_FIRST_LOST_MS] = -1;
     machine_reset_full(cpu);
     t0 = performance.now();
@@ -146,6 +157,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
         go = false;
       Atomics.store(mem, ctrl + CTRL_CONTINUE, go ? 1 : 0);
       if (go && trial > 0) machine_reset(cpu);
+      if (go && hooks !== 0) trace_reset(mem, L);
     }
     local_flush_tlb(cpu); // the new trial starts with an empty TLB on every CPU
     if (othersInit) {
@@ -157,7 +169,9 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     }
     barrier_wait(cpu, B); // the precise start
     if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
-    if (offsetFixed) {
+    if (controlled) {
+      // No start offsets: the scheduler alone decides who runs.
+    } else if (offsetFixed) {
       // The window map: CPU 1 starts offsetMaxNs after CPU 0 (before it, if negative).
       const d = cpu.id === 1 ? offsetMaxNs : cpu.id === 0 ? -offsetMaxNs : 0;
       if (d > 0) spin_offset(cpu, Math.round(d * spinsPerNs));
@@ -167,7 +181,15 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
         Math.round(start_offset_ns(seed, trial, cpu.id, nprog, offsetMaxNs) * spinsPerNs),
       );
     }
-    if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
+    if (hasProgram && hooks !== 0) {
+      cpu.hooks = hooks;
+      cpu.hook(STEP_START, 0, 0);
+      run_program(cpu, bodyFrom, bodyTo);
+      cpu.hook(STEP_END, 0, 0);
+      // Done, but still a CPU of the mm: answer IPIs when the scheduler says, until released.
+      if (controlled) while (sched_yield(cpu, SCHED_IDLE, STEP_END, 0, 0));
+      cpu.hooks = 0;
+    } else if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
     mem[cpu.self + CPU_HEARTBEAT] = trial + 1;
     barrier_wait(cpu, B);
     if (leader) {
@@ -184,7 +206,13 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       }
       if (outcome_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
       const uaf = uaf_accesses(mem, L);
-      if (lost !== 0 || uaf !== 0) mem[st + ST_FORBIDDEN] = (mem[st + ST_FORBIDDEN] as number) + 1;
+      if (lost !== 0 || uaf !== 0) {
+        mem[st + ST_FORBIDDEN] = (mem[st + ST_FORBIDDEN] as number) + 1;
+        if (traced && mem[st + ST_TRACE_KEPT_TRIAL] === -1) {
+          trace_keep(mem, L);
+          mem[st + ST_TRACE_KEPT_TRIAL] = trial;
+        }
+      }
       if (uaf !== 0) {
         mem[st + ST_UAF] = (mem[st + ST_UAF] as number) + 1;
         if (mem[st + ST_FIRST_UAF_TRIAL] === -1) mem[st + ST_FIRST_UAF_TRIAL] = trial;

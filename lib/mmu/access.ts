@@ -12,6 +12,15 @@ import { FAULT_FLAG_WRITE } from "../mm/memory.js";
 import { __flush_tlb_single, TLB_DIRTY, TLB_WRITE, tlb_lookup } from "./tlb.js";
 import { check_frame_gen } from "./frame_gen.js";
 import { walk } from "./walker.js";
+import {
+  pmd_offset,
+  pte_offset,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PSE,
+  _PAGE_RW,
+} from "./pgtable.js";
+import { HOOK_TRACE, STEP_STALE_HIT } from "../machine/steps.js";
 
 const word = (addr: number): number => (addr >>> 2) & (FRAME_WORDS - 1);
 
@@ -26,6 +35,8 @@ export function user_store(cpu: Cpu, addr: number, value: number): number {
       e = e === 0 ? walk(cpu, addr, true) : 0; // a read-only entry faults without a walk
     } else if ((e & TLB_DIRTY) === 0) {
       e = walk(cpu, addr, true); // set D in the PTE (locked RMW), then cache D = 1
+    } else if ((cpu.hooks & HOOK_TRACE) !== 0 && !pte_backs(cpu, addr, e)) {
+      cpu.hook(STEP_STALE_HIT, vpn, e >>> PAGE_SHIFT); // the write nothing will record
     }
     if (e !== 0) {
       check_frame_gen(cpu, e >>> PAGE_SHIFT);
@@ -36,6 +47,19 @@ export function user_store(cpu: Cpu, addr: number, value: number): number {
     const sig = __do_page_fault(cpu, addr, FAULT_FLAG_WRITE);
     if (sig !== 0) return sig;
   }
+}
+
+/**
+ * Traces only: does the page table still back a writable, dirty TLB entry (a present, writable,
+ * dirty PTE for the same frame)? A huge mapping is taken as backed.
+ */
+function pte_backs(cpu: Cpu, addr: number, e: number): boolean {
+  const pmd = Atomics.load(cpu.mem, pmd_offset(cpu.L, addr));
+  if ((pmd & _PAGE_PRESENT) === 0) return false;
+  if ((pmd & _PAGE_PSE) !== 0) return true;
+  const pte = Atomics.load(cpu.mem, pte_offset(cpu.L, addr));
+  const want = _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY;
+  return (pte & want) === want && pte >>> PAGE_SHIFT === e >>> PAGE_SHIFT;
 }
 
 /** A load from user address addr. Returns the value; a fault sets cpu.fault to the signal. */

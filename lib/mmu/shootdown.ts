@@ -6,6 +6,7 @@
  * the request lives in the initiator's per-CPU block and a target's mailbox is a bitmask of
  * initiators.
  */
+import { STEP_IPI_SEND, STEP_IPI_SERVE } from "../machine/steps.js";
 import type { Cpu } from "../machine/cpu.js";
 import {
   CPU_FLUSH_ACKS,
@@ -46,11 +47,10 @@ export function service_flush_ipis(cpu: Cpu): void {
     senders ^= bit;
     const from = 31 - Math.clz32(bit);
     const req = cpu.percpu + from * CPU_WORDS;
-    flush_tlb_func(
-      cpu,
-      Atomics.load(mem, req + CPU_FLUSH_START),
-      Atomics.load(mem, req + CPU_FLUSH_END),
-    );
+    const start = Atomics.load(mem, req + CPU_FLUSH_START);
+    const end = Atomics.load(mem, req + CPU_FLUSH_END);
+    if (cpu.hooks !== 0) cpu.hook(STEP_IPI_SERVE, from, ipi_pages(start, end));
+    flush_tlb_func(cpu, start, end);
     cpu.ipisServed++;
     if (Atomics.sub(mem, req + CPU_FLUSH_ACKS, 1) === 1) cpu.ring(from);
   }
@@ -62,6 +62,7 @@ export function flush_tlb_others(cpu: Cpu, mask: number, start: number, end: num
   const self = cpu.self;
   const targets = mask & ~(1 << cpu.id);
   if (targets === 0) return;
+  if (cpu.hooks !== 0) cpu.hook(STEP_IPI_SEND, targets, ipi_pages(start, end));
   Atomics.store(mem, self + CPU_FLUSH_START, start);
   Atomics.store(mem, self + CPU_FLUSH_END, end);
   Atomics.store(mem, self + CPU_FLUSH_ACKS, popcount(targets));
@@ -78,6 +79,10 @@ export function flush_tlb_others(cpu: Cpu, mask: number, start: number, end: num
   for (let s = 0; Atomics.load(mem, self + CPU_FLUSH_ACKS) !== 0;) s = cpu.relax(s);
   cpu.waitEnd();
 }
+
+/** A flush's size for traces: pages, or 0 for a full flush. */
+const ipi_pages = (start: number, end: number): number =>
+  end === TLB_FLUSH_ALL ? 0 : (end - start) >>> PAGE_SHIFT;
 
 function popcount(x: number): number {
   let n = 0;

@@ -2,12 +2,17 @@
  * A futex-style sleeping lock (Drepper's three states: 0 unlocked, 1 locked, 2 locked with
  * waiters). Spins first, then marks the word contended and parks. Used for lock_page().
  */
+import { LOCK_MUTEX, STEP_LOCK, STEP_LOCKED, STEP_UNLOCK } from "../machine/steps.js";
 import { WAIT_MUTEX, type Waiter } from "./waiter.js";
 
 export function mutex_lock(w: Waiter, m: number, kind = WAIT_MUTEX): void {
+  w.step(STEP_LOCK, m, LOCK_MUTEX);
   w.poll();
   const mem = w.mem;
-  if (Atomics.compareExchange(mem, m, 0, 1) === 0) return;
+  if (Atomics.compareExchange(mem, m, 0, 1) === 0) {
+    w.step(STEP_LOCKED, m, LOCK_MUTEX);
+    return;
+  }
   w.waitBegin(kind, m);
   for (let s = 0; ;) {
     if (s < w.spinLimit) {
@@ -19,6 +24,7 @@ export function mutex_lock(w: Waiter, m: number, kind = WAIT_MUTEX): void {
     s = w.relax(s);
   }
   w.waitEnd();
+  w.step(STEP_LOCKED, m, LOCK_MUTEX);
 }
 
 export function mutex_trylock(w: Waiter, m: number): boolean {
@@ -26,6 +32,7 @@ export function mutex_trylock(w: Waiter, m: number): boolean {
 }
 
 export function mutex_unlock(w: Waiter, m: number): void {
+  w.step(STEP_UNLOCK, m, LOCK_MUTEX);
   w.poll();
   if (Atomics.exchange(w.mem, m, 0) === 2) w.ringWaiters(m);
 }

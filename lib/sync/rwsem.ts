@@ -3,6 +3,7 @@
  * count: 0 free, n > 0 held by n readers, -1 held by a writer. Readers hold off while a writer
  * waits, as the kernel's rwsem does, so a stream of faults cannot starve mremap().
  */
+import { LOCK_READ, LOCK_WRITE, STEP_LOCK, STEP_LOCKED, STEP_UNLOCK } from "../machine/steps.js";
 import { WAIT_RWSEM_READ, WAIT_RWSEM_WRITE, type Waiter } from "./waiter.js";
 
 const COUNT = 0;
@@ -19,14 +20,17 @@ function tryRead(mem: Int32Array, sem: number): boolean {
 }
 
 export function down_read(w: Waiter, sem: number): void {
+  w.step(STEP_LOCK, sem, LOCK_READ);
   w.poll();
   const mem = w.mem;
-  if (tryRead(mem, sem)) return;
-  Atomics.add(mem, sem + WAITERS, 1);
-  w.waitBegin(WAIT_RWSEM_READ, sem);
-  for (let s = 0; !tryRead(mem, sem);) s = w.relax(s);
-  w.waitEnd();
-  Atomics.sub(mem, sem + WAITERS, 1);
+  if (!tryRead(mem, sem)) {
+    Atomics.add(mem, sem + WAITERS, 1);
+    w.waitBegin(WAIT_RWSEM_READ, sem);
+    for (let s = 0; !tryRead(mem, sem);) s = w.relax(s);
+    w.waitEnd();
+    Atomics.sub(mem, sem + WAITERS, 1);
+  }
+  w.step(STEP_LOCKED, sem, LOCK_READ);
 }
 
 export function down_read_trylock(w: Waiter, sem: number): boolean {
@@ -34,6 +38,7 @@ export function down_read_trylock(w: Waiter, sem: number): boolean {
 }
 
 export function up_read(w: Waiter, sem: number): void {
+  w.step(STEP_UNLOCK, sem, LOCK_READ);
   w.poll();
   const mem = w.mem;
   if (Atomics.sub(mem, sem + COUNT, 1) === 1 && Atomics.load(mem, sem + WAITERS) !== 0) {
@@ -42,19 +47,23 @@ export function up_read(w: Waiter, sem: number): void {
 }
 
 export function down_write(w: Waiter, sem: number): void {
+  w.step(STEP_LOCK, sem, LOCK_WRITE);
   w.poll();
   const mem = w.mem;
-  if (Atomics.compareExchange(mem, sem + COUNT, 0, -1) === 0) return;
-  Atomics.add(mem, sem + WRITERS_WAITING, 1);
-  Atomics.add(mem, sem + WAITERS, 1);
-  w.waitBegin(WAIT_RWSEM_WRITE, sem);
-  for (let s = 0; Atomics.compareExchange(mem, sem + COUNT, 0, -1) !== 0;) s = w.relax(s);
-  w.waitEnd();
-  Atomics.sub(mem, sem + WAITERS, 1);
-  Atomics.sub(mem, sem + WRITERS_WAITING, 1);
+  if (Atomics.compareExchange(mem, sem + COUNT, 0, -1) !== 0) {
+    Atomics.add(mem, sem + WRITERS_WAITING, 1);
+    Atomics.add(mem, sem + WAITERS, 1);
+    w.waitBegin(WAIT_RWSEM_WRITE, sem);
+    for (let s = 0; Atomics.compareExchange(mem, sem + COUNT, 0, -1) !== 0;) s = w.relax(s);
+    w.waitEnd();
+    Atomics.sub(mem, sem + WAITERS, 1);
+    Atomics.sub(mem, sem + WRITERS_WAITING, 1);
+  }
+  w.step(STEP_LOCKED, sem, LOCK_WRITE);
 }
 
 export function up_write(w: Waiter, sem: number): void {
+  w.step(STEP_UNLOCK, sem, LOCK_WRITE);
   w.poll();
   const mem = w.mem;
   Atomics.store(mem, sem + COUNT, 0);

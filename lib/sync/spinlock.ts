@@ -3,19 +3,23 @@
  * leaves interrupts enabled, so a CPU spinning here still answers TLB-shootdown IPIs (relax()).
  * Layout: [next ticket, owner ticket].
  */
+import { LOCK_SPIN, STEP_LOCK, STEP_LOCKED, STEP_UNLOCK } from "../machine/steps.js";
 import { WAIT_SPINLOCK, type Waiter } from "./waiter.js";
 
 const NEXT = 0;
 const OWNER = 1;
 
 export function spin_lock(w: Waiter, lock: number): void {
+  w.step(STEP_LOCK, lock, LOCK_SPIN);
   w.poll();
   const mem = w.mem;
   const ticket = Atomics.add(mem, lock + NEXT, 1);
-  if (Atomics.load(mem, lock + OWNER) === ticket) return;
-  w.waitBegin(WAIT_SPINLOCK, lock);
-  for (let s = 0; Atomics.load(mem, lock + OWNER) !== ticket;) s = w.relax(s);
-  w.waitEnd();
+  if (Atomics.load(mem, lock + OWNER) !== ticket) {
+    w.waitBegin(WAIT_SPINLOCK, lock);
+    for (let s = 0; Atomics.load(mem, lock + OWNER) !== ticket;) s = w.relax(s);
+    w.waitEnd();
+  }
+  w.step(STEP_LOCKED, lock, LOCK_SPIN);
 }
 
 export function spin_trylock(w: Waiter, lock: number): boolean {
@@ -25,6 +29,7 @@ export function spin_trylock(w: Waiter, lock: number): boolean {
 }
 
 export function spin_unlock(w: Waiter, lock: number): void {
+  w.step(STEP_UNLOCK, lock, LOCK_SPIN);
   w.poll();
   const mem = w.mem;
   const owner = (Atomics.add(mem, lock + OWNER, 1) + 1) | 0;

@@ -25,6 +25,7 @@ import {
   CPU_WAIT_ON,
   CPU_WORDS,
 } from "../machine/layout.js";
+import { HOOK_CONTROLLED, STEP_WAIT } from "../machine/steps.js";
 
 export const WAIT_NONE = 0;
 export const WAIT_SPINLOCK = 1;
@@ -72,6 +73,11 @@ export class Waiter {
   /** Parks that ended by timeout rather than by a ring: a lost wake-up if the wait was short. */
   parkTimeouts = 0;
   private parkSeq = 0;
+  /**
+   * HOOK_TRACE | HOOK_CONTROLLED (lib/machine/steps.ts), set for a trial's body only. With no
+   * hook, step() costs one field test.
+   */
+  hooks = 0;
 
   constructor(mem: Int32Array, percpu: number, nrCpus: number, id: number) {
     this.mem = mem;
@@ -79,6 +85,18 @@ export class Waiter {
     this.nrCpus = nrCpus;
     this.percpu = percpu;
     this.self = percpu + id * CPU_WORDS;
+  }
+
+  /** A step (STEP_*): recorded into the trace, and a place the explorer may switch CPUs. */
+  step(kind: number, a: number, b: number): void {
+    if (this.hooks !== 0) this.hook(kind, a, b);
+  }
+
+  /** What a step does when hooks are set: the machine's Cpu overrides this. */
+  hook(kind: number, a: number, b: number): void {
+    void kind;
+    void a;
+    void b;
   }
 
   /** Answer pending IPIs. The machine's Cpu overrides this with the TLB shootdown handler. */
@@ -113,6 +131,16 @@ export class Waiter {
    */
   relax(spins: number): number {
     const mem = this.mem;
+    if ((this.hooks & HOOK_CONTROLLED) !== 0) {
+      // A controlled CPU never spins or parks: each turn is a step that hands the baton back,
+      // and the condition is re-checked once another CPU has taken a step.
+      this.hook(
+        STEP_WAIT,
+        Atomics.load(mem, this.self + CPU_WAIT_KIND),
+        Atomics.load(mem, this.self + CPU_WAIT_ON),
+      );
+      return 0;
+    }
     if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) {
       this.serviceIpis();
       return spins < this.spinLimit ? spins : this.spinLimit;

@@ -1,0 +1,172 @@
+/**
+ * The scheduler side of a controlled trial (the CPU side is lib/sched/baton.ts). The main thread
+ * starts a one-trial batch with CFG_CONTROLLED, then, synchronously, waits until every CPU that
+ * runs a program has stopped before a step, asks a strategy which CPU takes the next step, hands
+ * it the baton, and waits for it to stop again. Only one CPU runs at a time.
+ *
+ * Which CPUs may be chosen (deterministic, from what the steps did):
+ *   READY    stopped before a step;
+ *   WAITING  in a wait loop, and another CPU has taken a step since it last looked;
+ *   IDLE     done, with an IPI pending (the step answers it).
+ */
+import {
+  CPU_IPI_PENDING,
+  CPU_SCHED_A,
+  CPU_SCHED_B,
+  CPU_SCHED_KIND,
+  CPU_SCHED_STATE,
+  CTRL_BATON,
+} from "../../lib/machine/layout.js";
+import {
+  SCHED_IDLE,
+  SCHED_READY,
+  SCHED_RELEASE,
+  SCHED_RUNNING,
+  SCHED_TO_SCHEDULER,
+  SCHED_WAITING,
+} from "../../lib/machine/steps.js";
+import { trace_read, type TraceEvent } from "../../lib/trace/ring.js";
+import type { BatchConfig, BatchStats, Machine } from "../machine.js";
+
+/** One scheduling decision. */
+export interface Decision {
+  /** CPUs that could take the next step, ascending. */
+  enabled: number[];
+  /** The CPU that took the previous step (-1 at the start). */
+  prev: number;
+  /** Whether prev could have gone on (READY): choosing another CPU is then a preemption. */
+  prevReady: boolean;
+  chosen: number;
+}
+
+/** Picks the next CPU; `index` counts decisions from 0. */
+export type Chooser = (
+  index: number,
+  enabled: number[],
+  prev: number,
+  prevReady: boolean,
+) => number;
+
+export interface ControlledTrial {
+  decisions: Decision[];
+  preemptions: number;
+  stats: BatchStats;
+  trace: TraceEvent[];
+}
+
+export class ScheduleError extends Error {}
+
+/** Steps in one schedule before it is declared a livelock. */
+export const MAX_STEPS = 20_000;
+const STEP_TIMEOUT_MS = 5_000;
+
+export async function runControlled(
+  machine: Machine,
+  cfg: BatchConfig,
+  controlledCpus: number,
+  choose: Chooser,
+): Promise<ControlledTrial> {
+  const { mem, L } = machine;
+  const baton = L.ctrl + CTRL_BATON;
+  const state = (c: number): number => Atomics.load(mem, L.cpu(c) + CPU_SCHED_STATE);
+  Atomics.store(mem, baton, SCHED_TO_SCHEDULER);
+  for (let c = 0; c < machine.nrCpus; c++)
+    Atomics.store(mem, L.cpu(c) + CPU_SCHED_STATE, SCHED_RUNNING);
+  const batch = machine.run(
+    { ...cfg, trials: 1, durationMs: 0, controlled: true, trace: true },
+    60_000,
+  );
+  let failed: unknown = null;
+  batch.catch((e: unknown) => (failed = e));
+
+  /** Wait until the baton is back and no controlled CPU is running. */
+  const settle = (what: string): void => {
+    const deadline = performance.now() + STEP_TIMEOUT_MS;
+    for (;;) {
+      const b = Atomics.load(mem, baton);
+      if (b === SCHED_TO_SCHEDULER) {
+        let running = false;
+        for (let c = 0; c < controlledCpus; c++) if (state(c) === SCHED_RUNNING) running = true;
+        if (!running) return;
+      }
+      if (performance.now() > deadline) {
+        throw new ScheduleError(
+          `${what}: no CPU stopped within ${STEP_TIMEOUT_MS} ms (states ${Array.from({ length: controlledCpus }, (_, c) => state(c)).join(",")})`,
+        );
+      }
+      Atomics.wait(mem, baton, b, 2);
+    }
+  };
+
+  const decisions: Decision[] = [];
+  let preemptions = 0;
+  try {
+    settle("start of the body");
+    // Steps taken in total, and the step count when each CPU last stopped in a wait loop.
+    let steps = 0;
+    const waitedAt = new Array<number>(controlledCpus).fill(-1);
+    const lastStep = new Array<number>(controlledCpus).fill(-1);
+    let prev = -1;
+    for (;;) {
+      const enabled: number[] = [];
+      let idle = 0;
+      for (let c = 0; c < controlledCpus; c++) {
+        const s = state(c);
+        if (s === SCHED_READY) enabled.push(c);
+        else if (s === SCHED_WAITING) {
+          // Enabled once some other CPU has stepped since this one looked.
+          let moved = false;
+          for (let o = 0; o < controlledCpus; o++)
+            if (o !== c && (lastStep[o] as number) > (waitedAt[c] as number)) moved = true;
+          if (moved) enabled.push(c);
+        } else if (s === SCHED_IDLE) {
+          if (Atomics.load(mem, L.cpu(c) + CPU_IPI_PENDING) !== 0) enabled.push(c);
+          else idle++;
+        }
+      }
+      if (enabled.length === 0) {
+        if (idle === controlledCpus) break;
+        throw new ScheduleError(
+          `deadlock: every CPU waits and none can move (${describeStops(machine, controlledCpus)})`,
+        );
+      }
+      if (steps >= MAX_STEPS)
+        throw new ScheduleError(`livelock: ${MAX_STEPS} steps in one schedule`);
+      const prevReady = prev >= 0 && state(prev) === SCHED_READY;
+      const chosen = choose(decisions.length, enabled, prev, prevReady);
+      if (!enabled.includes(chosen))
+        throw new ScheduleError(
+          `the schedule picks CPU ${chosen}, which cannot move (enabled: ${enabled.join(",")})`,
+        );
+      if (prevReady && chosen !== prev) preemptions++;
+      decisions.push({ enabled, prev, prevReady, chosen });
+      Atomics.store(mem, L.cpu(chosen) + CPU_SCHED_STATE, SCHED_RUNNING);
+      Atomics.store(mem, baton, chosen);
+      Atomics.notify(mem, baton);
+      settle(`step ${steps} of CPU ${chosen}`);
+      lastStep[chosen] = steps;
+      if (state(chosen) === SCHED_WAITING) waitedAt[chosen] = steps;
+      steps++;
+      prev = chosen;
+    }
+  } catch (e) {
+    Atomics.store(mem, baton, SCHED_RELEASE);
+    Atomics.notify(mem, baton);
+    await batch.catch(() => undefined);
+    throw e;
+  }
+  Atomics.store(mem, baton, SCHED_RELEASE);
+  Atomics.notify(mem, baton);
+  const stats = await batch;
+  if (failed !== null) throw failed as Error;
+  return { decisions, preemptions, stats, trace: trace_read(mem, L) };
+}
+
+/** What each controlled CPU stopped before: for error messages. */
+export function describeStops(machine: Machine, cpus: number): string {
+  const { mem, L } = machine;
+  return Array.from({ length: cpus }, (_, c) => {
+    const b = L.cpu(c);
+    return `CPU ${c}: state ${mem[b + CPU_SCHED_STATE]}, step ${mem[b + CPU_SCHED_KIND]}(${mem[b + CPU_SCHED_A]}, ${mem[b + CPU_SCHED_B]})`;
+  }).join("; ");
+}
