@@ -31,6 +31,7 @@ import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/char
 import { buildReport } from "./report.js";
 import { registerExplore } from "./explore/command.js";
 import { Progress } from "./progress.js";
+import { registerStress } from "./stress/command.js";
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { MAX_CPUS } from "../lib/machine/layout.js";
@@ -534,6 +535,7 @@ bench
     },
   );
 
+registerStress(program);
 
 registerExplore(program, command, sigintFlag);
 

@@ -1,0 +1,245 @@
+/**
+ * `tlbrace stress` and `tlbrace merge`. Exit codes: 0 every cell agrees with its expected
+ * verdict; 1 a cell contradicts it; 2 bad input, an unwritable result file at the start, a
+ * final result that could not be written, or files merge refuses.
+ */
+import type { Command } from "commander";
+import { availableParallelism } from "node:os";
+import { MAX_CPUS } from "../../lib/machine/layout.js";
+import { ScenarioError } from "../../lib/scenarios/compile.js";
+import type { ScenarioSpec } from "../../lib/scenarios/types.js";
+import { parseCount, parseDuration, UsageError } from "../../lib/units.js";
+import { defaultResultPath, writeJsonAtomic } from "../results.js";
+import { builtinScenarios, findScenario, loadScenarioFile } from "../scenarios.js";
+import { Checkpointer } from "./checkpoint.js";
+import { FAULT_ENV, parseFaultHooks } from "./faults.js";
+import { QUARANTINE_AFTER, runFleet } from "./fleet.js";
+import { checkpointLine, formatError, formatStress, liveLines } from "./format.js";
+import { LiveView } from "./live.js";
+import { mergeNote, mergeResults } from "./merge.js";
+import { buildCells, defaultMachines, parseShard, type Shard } from "./plan.js";
+import { prepareCells, scenarioVersion } from "./prepare.js";
+import type { Mode, StressPlan } from "./result.js";
+import { Schedule } from "./schedule.js";
+import { Tally } from "./tally.js";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const command = (): string => ["tlbrace", ...process.argv.slice(2)].join(" ");
+
+interface StressFlags {
+  scenario: string[];
+  file: string[];
+  kernel: string[];
+  duration?: string;
+  trialsPerCell?: string;
+  machines?: string;
+  cpus?: string;
+  natural?: boolean;
+  widened?: boolean;
+  checkpoint: string;
+  slice: string;
+  shard: string;
+  seed?: string;
+  watchdog: string;
+  out?: string;
+  json?: boolean;
+}
+
+/**
+ * SIGINT or SIGTERM once: stop after the current trial on every machine and write what was
+ * counted, marked partial. A second signal exits at once (the last checkpoint stays).
+ */
+function stopOnSignals(warn: (line: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let hits = 0;
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.on(sig, () => {
+        if (++hits > 1) process.exit(sig === "SIGINT" ? 130 : 143);
+        warn(`tlbrace: ${sig}: stopping after the current trials (again to abort)`);
+        resolve();
+      });
+    }
+  });
+}
+
+function durationMs(text: string, what: string, minMs: number): number {
+  const ms = parseDuration(text, what, "s") / 1e6;
+  if (ms < minMs) throw new UsageError(`${what}: "${text}" is too short (at least ${minMs} ms)`);
+  return ms;
+}
+
+function selectScenarios(o: StressFlags): ScenarioSpec[] {
+  const files = o.file.map(loadScenarioFile);
+  const named = o.scenario.map(findScenario);
+  return named.length === 0 && files.length === 0 ? builtinScenarios() : [...named, ...files];
+}
+
+async function stress(o: StressFlags): Promise<void> {
+  if (o.natural && o.widened) throw new UsageError("give --natural or --widened, not both");
+  if (o.duration !== undefined && o.trialsPerCell !== undefined)
+    throw new UsageError("give --duration or --trials-per-cell, not both");
+  const mode: Mode = o.natural ? "natural" : "widened";
+  const scenarios = selectScenarios(o);
+  const cells = buildCells(scenarios, o.kernel);
+  const need = Math.max(...scenarios.map((s) => s.cpus.length));
+  const cpus = o.cpus === undefined ? null : parseCount(o.cpus, "--cpus", 2, MAX_CPUS);
+  if (cpus !== null && cpus < need)
+    throw new UsageError(`--cpus: a selected scenario needs ${need} CPUs, got ${cpus}`);
+  const shard: Shard = parseShard(o.shard);
+  const trialsPerCell =
+    o.trialsPerCell === undefined ? null : parseCount(o.trialsPerCell, "--trials-per-cell");
+  const plan: StressPlan = {
+    machines:
+      o.machines === undefined
+        ? defaultMachines(availableParallelism(), cpus ?? need)
+        : parseCount(o.machines, "--machines", 1, 1024),
+    cpus,
+    durationMs: trialsPerCell === null ? durationMs(o.duration ?? "1m", "--duration", 100) : null,
+    trialsPerCell,
+    sliceMs: durationMs(o.slice, "--slice", 20),
+    chunkTrials: 5000,
+    checkpointMs: durationMs(o.checkpoint, "--checkpoint", 100),
+    watchdogMs: durationMs(o.watchdog, "--watchdog", 100),
+  };
+  const seed =
+    o.seed === undefined
+      ? Math.floor(Math.random() * 0x7fffffff)
+      : parseCount(o.seed, "--seed", 0, 0x7fffffff);
+  const faults = parseFaultHooks(process.env[FAULT_ENV]);
+  let prepared;
+  try {
+    prepared = prepareCells(cells, mode);
+  } catch (e) {
+    if (e instanceof ScenarioError) throw new UsageError(e.message);
+    throw e;
+  }
+  const tally = new Tally(prepared, {
+    command: command(),
+    mode,
+    seed,
+    shard,
+    plan,
+    scenarios: scenarios.map((s) => scenarioVersion(s, mode)),
+  });
+  const tag = shard.count > 1 ? `shard${shard.index}of${shard.count}` : "all";
+  const path = o.out ?? defaultResultPath("stress", tag, new Date());
+  const live = new LiveView(process.stderr.isTTY && !o.json);
+  const say = (line: string): void => live.print(line);
+  const quietSay = (line: string): void => {
+    if (!o.json) say(line);
+  };
+  const out = new Checkpointer(path, say);
+  out.first(tally.result("running"));
+  quietSay(
+    `stress: ${cells.length} cells on ${plan.machines} machine(s), ${mode}, seed ${seed}, shard ${shard.index}/${shard.count} -> ${path}`,
+  );
+
+  const stopRequested = stopOnSignals(say);
+  let stopped = false;
+  void stopRequested.then(() => (stopped = true));
+  const schedule = new Schedule({
+    cells: cells.length,
+    seed,
+    shard,
+    trialsPerCell,
+    chunkTrials: plan.chunkTrials,
+    sliceMs: plan.sliceMs,
+    deadline: performance.now() + (plan.durationMs ?? 0),
+  });
+  const checkpoint = setInterval(() => {
+    const r = tally.result("running");
+    const ok = out.write(r);
+    if (!live.enabled) quietSay(checkpointLine(r, path, ok));
+  }, plan.checkpointMs);
+  const redraw = setInterval(
+    () => live.draw(liveLines(tally.result("running"), plan.durationMs)),
+    1000,
+  );
+  const rss = setInterval(() => tally.sampleRss(), 5000);
+  try {
+    await runFleet({
+      cells: prepared,
+      schedule,
+      machines: plan.machines,
+      cpus,
+      watchdogMs: plan.watchdogMs,
+      stopRequested,
+      faults,
+      onSlice: (u, s) => tally.add(u, s),
+      onError: (e, quarantined) => {
+        say(formatError(tally.error(e, quarantined)));
+        if (quarantined)
+          say(
+            `tlbrace: ${e.scenario} on ${e.kernel} failed ${QUARANTINE_AFTER} times in a row: not run any further`,
+          );
+      },
+    });
+  } finally {
+    clearInterval(checkpoint);
+    clearInterval(redraw);
+    clearInterval(rss);
+    live.clear();
+  }
+  tally.sampleRss();
+  tally.droppedTrials = schedule.dropped;
+  const result = tally.result(stopped ? "stopped" : "done");
+  const written = out.write(result, true);
+  if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+  else
+    process.stdout.write(`${formatStress(result)}\n\nresult: ${written ? path : "NOT WRITTEN"}\n`);
+  process.exitCode = !written ? 2 : result.totals.contradictions > 0 ? 1 : 0;
+}
+
+export function registerStress(program: Command): void {
+  program
+    .command("stress")
+    .description(
+      "every core busy: M machines rotating through scenario x kernel cells, surviving faults, shardable across hosts",
+    )
+    .option("--scenario <name>", "a built-in scenario; repeatable (default: all)", collect, [])
+    .option("--file <path>", "also the scenario in this file; repeatable", collect, [])
+    .option(
+      "--kernel <name>",
+      "run these kernels on every scenario ('all': every variant); repeatable (default: each scenario's pair)",
+      collect,
+      [],
+    )
+    .option(
+      "--duration <time>",
+      "how long to run (default 1m; e.g. 60s, 1h; bare numbers are seconds)",
+    )
+    .option("--trials-per-cell <n>", "run exactly this many trials per cell, over all shards")
+    .option("--machines <n>", "machines running at once (default: floor(cores / CPUs per machine))")
+    .option("--cpus <n>", "CPUs per machine (default: what each scenario needs)")
+    .option("--widened", "widen every window with the scenario's delays (the default)")
+    .option("--natural", "no injected delays: buggy kernels may then show nothing")
+    .option("--checkpoint <time>", "write the counts to the result file this often", "30s")
+    .option("--slice <time>", "run one cell this long before rotating to the next", "2s")
+    .option("--shard <I/N>", "run shard I (0-based) of N of the campaign", "0/1")
+    .option("--seed <n>", "campaign seed (default: random, saved)")
+    .option("--watchdog <seconds>", "a machine making no progress this long has stalled", "10")
+    .option("--out <file>", "result file (default results/stress-<shard>-<time>.json)")
+    .option("--json", "print the result JSON on stdout and nothing else")
+    .action(stress);
+
+  program
+    .command("merge")
+    .description("combine the stress results of a campaign's shards into one, with per-cell rates")
+    .argument("<files...>", "shard result files")
+    .option("--out <file>", "merged result file (default results/stress-merged-<time>.json)")
+    .option("--json", "print the merged JSON on stdout and nothing else")
+    .action((files: string[], o: { out?: string; json?: boolean }) => {
+      const r = mergeResults(files, command());
+      const path = o.out ?? defaultResultPath("stress", "merged", new Date());
+      try {
+        writeJsonAtomic(path, r);
+      } catch (e) {
+        throw new UsageError(
+          `--out ${path}: cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      }
+      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      else process.stdout.write(`${mergeNote(r)}\n${formatStress(r)}\n\nresult: ${path}\n`);
+      process.exitCode = r.totals.contradictions > 0 ? 1 : 0;
+    });
+}

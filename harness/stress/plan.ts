@@ -1,0 +1,112 @@
+/**
+ * What a stress run, or one shard of a campaign, runs: the scenario x kernel cells in a fixed
+ * order, each shard's share of the trials, and the seed of every slice of work. All of it is a
+ * pure function of the options, so N hosts given the same options and their own `--shard I/N`
+ * split one campaign without talking to each other.
+ */
+import { KERNELS, kernelIndex } from "../../lib/kernels/index.js";
+import type { ScenarioSpec } from "../../lib/scenarios/types.js";
+import { UsageError } from "../../lib/units.js";
+
+export interface Shard {
+  /** 0-based, as JOB_COMPLETION_INDEX and a GitHub matrix index are. */
+  index: number;
+  count: number;
+}
+
+export interface Cell {
+  scenario: ScenarioSpec;
+  kernel: string;
+}
+
+/** "I/N" with 0 <= I < N. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (m === null || count < 1 || count > 100_000 || index >= count) {
+    throw new UsageError(`--shard: "${text}" is not I/N with 0 <= I < N (e.g. 0/3, 1/3, 2/3)`);
+  }
+  return { index, count };
+}
+
+/**
+ * The cells, scenarios in the order given and kernels in history order. `kernels` empty: each
+ * scenario's own pair; ["all"]: every kernel variant; else exactly those variants on every scenario.
+ */
+export function buildCells(scenarios: ScenarioSpec[], kernels: string[]): Cell[] {
+  for (const k of kernels) {
+    if (k !== "all" && kernelIndex(k) < 0)
+      throw new UsageError(
+        `--kernel: unknown kernel "${k}" (valid: all, ${KERNELS.map((x) => x.name).join(", ")})`,
+      );
+  }
+  const names = [...new Set(scenarios.map((s) => s.name))];
+  if (names.length !== scenarios.length)
+    throw new UsageError(`--scenario/--file: a scenario name appears twice`);
+  return scenarios.flatMap((scenario) => {
+    const list = kernels.includes("all")
+      ? KERNELS.map((k) => k.name)
+      : kernels.length > 0
+        ? kernels
+        : scenario.kernels;
+    return [...new Set(list)]
+      .sort((a, b) => kernelIndex(a) - kernelIndex(b))
+      .map((kernel) => ({ scenario, kernel }));
+  });
+}
+
+/**
+ * Machines that give every core one CPU without oversubscribing: floor(cores / CPUs per
+ * machine), at least 1. Machines share the cores, and each sizes its spinning for a core per
+ * CPU, so more threads than cores only makes spinners steal time from lock holders.
+ */
+export function defaultMachines(cores: number, cpusPerMachine: number): number {
+  return Math.max(1, Math.floor(cores / cpusPerMachine));
+}
+
+/**
+ * Shard `shard`'s share of `total` trials of cell `cell`: an even split whose remainder rotates
+ * with the cell, so the shards' shares of every cell add up to exactly `total`.
+ */
+export function shardTrials(total: number, shard: Shard, cell: number): number {
+  const base = Math.floor(total / shard.count);
+  const extra = total % shard.count;
+  return base + ((shard.index - (cell % shard.count) + shard.count) % shard.count < extra ? 1 : 0);
+}
+
+/** The murmur3 finaliser: a well-mixed bijection of 32-bit words. */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** A retried slice gets a new seed, at most this many times (then its trials are dropped). */
+export const MAX_ATTEMPTS = 8;
+
+/**
+ * The seed of one slice. A trial's start offsets hash (seed, trial, CPU) with the trial counted
+ * from 0 in every batch, so two slices with one seed would replay the same offsets: every slice
+ * of a campaign, on any host or machine, gets its own. The slice's ordinal (slice, retry, cell,
+ * shard) is added to a hash of the campaign (seed, shard count) and mixed by a bijection of
+ * 32-bit words, so within a campaign distinct ordinals (below 2^32) give distinct seeds, not
+ * just probably distinct ones.
+ */
+export function sliceSeed(
+  seed: number,
+  shard: Shard,
+  cells: number,
+  cell: number,
+  slice: number,
+  attempt = 0,
+): number {
+  const ordinal =
+    ((slice * MAX_ATTEMPTS + Math.min(attempt, MAX_ATTEMPTS - 1)) * cells + cell) * shard.count +
+    shard.index;
+  const campaign = mix32(mix32(seed ^ 0x243f6a88) ^ Math.imul(shard.count, 0x9e3779b1));
+  return mix32((campaign + ordinal) >>> 0);
+}
