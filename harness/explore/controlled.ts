@@ -30,8 +30,13 @@ import type { BatchConfig, BatchStats, Machine } from "../machine.js";
 
 /** One scheduling decision. */
 export interface Decision {
-  /** CPUs that could take the next step, ascending. */
+  /**
+   * CPUs that could take the next step: first those that can go on (READY, or IDLE with an IPI
+   * to answer), ascending, then those re-checking a wait, ascending.
+   */
   enabled: number[];
+  /** How many of `enabled` can go on (the rest are re-checking a wait). */
+  nReady: number;
   /** The CPU that took the previous step (-1 at the start). */
   prev: number;
   /** Whether prev could have gone on (READY): choosing another CPU is then a preemption. */
@@ -45,6 +50,7 @@ export type Chooser = (
   enabled: number[],
   prev: number,
   prevReady: boolean,
+  nReady: number,
 ) => number;
 
 export interface ControlledTrial {
@@ -109,6 +115,7 @@ export async function runControlled(
     let prev = -1;
     for (;;) {
       const enabled: number[] = [];
+      const waiting: number[] = [];
       let idle = 0;
       for (let c = 0; c < controlledCpus; c++) {
         const s = state(c);
@@ -118,12 +125,14 @@ export async function runControlled(
           let moved = false;
           for (let o = 0; o < controlledCpus; o++)
             if (o !== c && (lastStep[o] as number) > (waitedAt[c] as number)) moved = true;
-          if (moved) enabled.push(c);
+          if (moved) waiting.push(c);
         } else if (s === SCHED_IDLE) {
           if (Atomics.load(mem, L.cpu(c) + CPU_IPI_PENDING) !== 0) enabled.push(c);
           else idle++;
         }
       }
+      const nReady = enabled.length;
+      enabled.push(...waiting);
       if (enabled.length === 0) {
         if (idle === controlledCpus) break;
         throw new ScheduleError(
@@ -133,13 +142,13 @@ export async function runControlled(
       if (steps >= MAX_STEPS)
         throw new ScheduleError(`livelock: ${MAX_STEPS} steps in one schedule`);
       const prevReady = prev >= 0 && state(prev) === SCHED_READY;
-      const chosen = choose(decisions.length, enabled, prev, prevReady);
+      const chosen = choose(decisions.length, enabled, prev, prevReady, nReady);
       if (!enabled.includes(chosen))
         throw new ScheduleError(
           `the schedule picks CPU ${chosen}, which cannot move (enabled: ${enabled.join(",")})`,
         );
       if (prevReady && chosen !== prev) preemptions++;
-      decisions.push({ enabled, prev, prevReady, chosen });
+      decisions.push({ enabled, nReady, prev, prevReady, chosen });
       Atomics.store(mem, L.cpu(chosen) + CPU_SCHED_STATE, SCHED_RUNNING);
       Atomics.store(mem, baton, chosen);
       Atomics.notify(mem, baton);

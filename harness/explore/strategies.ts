@@ -25,7 +25,11 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** The non-preemptive default: keep running the previous CPU while it can, else the lowest. */
+/**
+ * The non-preemptive default: keep running the previous CPU while it can go on, else the lowest
+ * that can go on (enabled lists those first: two waiters re-checking in turn would otherwise
+ * starve the CPU they wait for).
+ */
 const keepGoing = (enabled: number[], prev: number, prevReady: boolean): number =>
   prevReady && enabled.includes(prev) ? prev : (enabled[0] as number);
 
@@ -79,16 +83,19 @@ export function pctChooser(n: number, k: number, d: number, random: () => number
   }
   const change = new Map<number, number>();
   for (let j = 0; j < d - 1; j++) change.set(1 + Math.floor(random() * Math.max(1, k)), d - 1 - j);
-  return (i, enabled) => {
-    let best = enabled[0] as number;
-    for (const c of enabled) if ((prio[c] as number) > (prio[best] as number)) best = c;
-    const lower = change.get(i);
-    if (lower !== undefined) {
-      prio[best] = lower;
-      best = enabled[0] as number;
-      for (const c of enabled) if ((prio[c] as number) > (prio[best] as number)) best = c;
-    }
+  // The highest priority among the CPUs that can go on; waiters re-check only when none can.
+  const highest = (enabled: number[], nReady: number): number => {
+    const pool = nReady > 0 ? enabled.slice(0, nReady) : enabled;
+    let best = pool[0] as number;
+    for (const c of pool) if ((prio[c] as number) > (prio[best] as number)) best = c;
     return best;
+  };
+  return (i, enabled, _prev, _prevReady, nReady) => {
+    const best = highest(enabled, nReady);
+    const lower = change.get(i);
+    if (lower === undefined) return best;
+    prio[best] = lower;
+    return highest(enabled, nReady);
   };
 }
 

@@ -70,10 +70,11 @@ export class Cpu extends Waiter {
 
   /** A step with hooks set: record it, and under the explorer stop for the baton. */
   override hook(kind: number, a: number, b: number): void {
-    if ((this.hooks & HOOK_TRACE) !== 0) trace_record(this, kind, a, b);
+    // Under the explorer a step is recorded when the CPU takes it: once it holds the baton.
     if ((this.hooks & HOOK_CONTROLLED) !== 0 && yieldsAt(kind)) {
       sched_yield(this, kind === STEP_WAIT ? SCHED_WAITING : SCHED_READY, kind, a, b);
     }
+    if ((this.hooks & HOOK_TRACE) !== 0) trace_record(this, kind, a, b);
   }
 
   /** Injected delays sleep instead of spinning (set when CPUs outnumber cores). */
