@@ -30,6 +30,7 @@ interface StressFlags {
   scenario: string[];
   file: string[];
   kernel: string[];
+  allKernels?: boolean;
   duration?: string;
   trialsPerCell?: string;
   machines?: string;
@@ -80,7 +81,7 @@ async function stress(o: StressFlags): Promise<void> {
     throw new UsageError("give --duration or --trials-per-cell, not both");
   const mode: Mode = o.natural ? "natural" : "widened";
   const scenarios = selectScenarios(o);
-  const cells = buildCells(scenarios, o.kernel);
+  const cells = buildCells(scenarios, o.kernel, o.allKernels === true);
   const need = Math.max(...scenarios.map((s) => s.cpus.length));
   const cpus = o.cpus === undefined ? null : parseCount(o.cpus, "--cpus", 2, MAX_CPUS);
   if (cpus !== null && cpus < need)
@@ -200,10 +201,11 @@ export function registerStress(program: Command): void {
     .option("--file <path>", "also the scenario in this file; repeatable", collect, [])
     .option(
       "--kernel <name>",
-      "run these kernels on every scenario ('all': every variant); repeatable (default: each scenario's pair)",
+      "only the cells of this kernel; repeatable (default: each scenario's buggy and fixed pair)",
       collect,
       [],
     )
+    .option("--all-kernels", "every kernel variant on every scenario, as tlbrace matrix does")
     .option(
       "--duration <time>",
       "how long to run (default 1m; e.g. 60s, 1h; bare numbers are seconds)",

@@ -4,6 +4,7 @@
  * slices), and hands the counts on. A machine that fails (a CPU throws, a worker dies, the
  * watchdog fires) is reported, closed by force and replaced; the slot goes on.
  */
+import { availableParallelism } from "node:os";
 import { ST_TRIALS } from "../../lib/machine/layout.js";
 import { CpuFailure, Machine, WatchdogError, type BatchStats } from "../machine.js";
 import { stepName } from "../run.js";
@@ -88,6 +89,11 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     for (const m of running) m.stop();
   });
   const failures = new Array<number>(o.cells.length).fill(0);
+  // A machine sizes its spinning for its own CPUs alone. When the fleet's threads outnumber the
+  // cores, use the short spin a machine uses when oversubscribed by itself (~5 us, then park):
+  // a long spinner keeps the CPU it waits for off its core.
+  const oversubscribed =
+    o.machines * Math.max(...o.cells.map((c) => o.cpus ?? c.cpus)) > availableParallelism();
 
   const slot = async (id: number): Promise<void> => {
     const machines = new Map<number, Live>();
@@ -116,7 +122,15 @@ export async function runFleet(o: FleetOptions): Promise<void> {
           running.add(m);
           if (stopping) m.stop();
           const batch = m.run(
-            { ...cell.batch, seed: u.seed, trials: u.trials, durationMs: u.durationMs },
+            {
+              ...cell.batch,
+              seed: u.seed,
+              trials: u.trials,
+              durationMs: u.durationMs,
+              spinLimit: oversubscribed
+                ? Math.max(1000, Math.round(5000 * m.spinsPerNs))
+                : undefined,
+            },
             o.watchdogMs,
           );
           batch.catch(() => undefined); // a death wins the race below; the batch then never ends well

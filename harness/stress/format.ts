@@ -13,15 +13,18 @@ export function compact(n: number): string {
   return String(n);
 }
 
-const sci = (x: number): string => (x === 0 ? "0" : x.toExponential(1));
+/** Two significant digits: 0.48, 0.0030, then 9.4e-7 below 0.001. */
+const sci = (x: number): string =>
+  x === 0 ? "0" : x >= 1e-3 ? x.toPrecision(2) : x.toExponential(1);
 
 /**
  * "0 in 3.2M trials: rate < 9.4e-7 at 95%" for nothing seen (the one-sided bound is what a
- * "fixed" verdict may quote); "4.8e-1 (4.7e-1 to 4.9e-1)" otherwise, the Wilson 95% interval.
+ * "fixed" verdict may quote); "0.48 (0.45 to 0.51)" otherwise, the Wilson 95% interval.
  */
 export function formatRate(r: RateInterval | null): string {
   if (r === null) return "-";
-  if (r.events === 0) return `0 in ${compact(r.trials)} trials: rate < ${sci(r.high)} at 95%`;
+  if (r.events === 0)
+    return `0 in ${compact(r.trials)} trial${r.trials === 1 ? "" : "s"}: rate < ${sci(r.high)} at 95%`;
   return `${sci(r.rate)} (${sci(r.low)} to ${sci(r.high)})`;
 }
 
@@ -35,7 +38,10 @@ export function formatStress(r: StressResult): string {
   const head =
     `stress: ${r.cells.length} cells, ${r.mode === "widened" ? "windows widened" : "natural timing"}, ` +
     `${r.plan.machines} machine(s) of ${r.plan.cpus ?? "each scenario's"} CPUs, ` +
-    `shard ${r.shard.index}/${r.shard.count}, seed ${r.seed}, ${formatNs(r.elapsedMs * 1e6)}` +
+    (r.merged !== undefined
+      ? `${r.merged.length} shard runs merged, `
+      : `shard ${r.shard.index}/${r.shard.count}, seed ${r.seed}, `) +
+    formatNs(r.elapsedMs * 1e6) +
     (r.partial ? `\nPARTIAL: ${r.status === "stopped" ? "stopped early" : "a checkpoint"}` : "");
   const rows = [
     ["scenario", "kernel", "trials", "forbidden", "rate (95% interval)", "expected", "verdict"],

@@ -31,29 +31,34 @@ export function parseShard(text: string): Shard {
 }
 
 /**
- * The cells, scenarios in the order given and kernels in history order. `kernels` empty: each
- * scenario's own pair; ["all"]: every kernel variant; else exactly those variants on every scenario.
+ * The cells: scenarios in the order given, kernels in history order. Each scenario runs its own
+ * pair, or every kernel variant with `allKernels`; a non-empty `kernels` then keeps only those.
  */
-export function buildCells(scenarios: ScenarioSpec[], kernels: string[]): Cell[] {
+export function buildCells(
+  scenarios: ScenarioSpec[],
+  kernels: string[],
+  allKernels = false,
+): Cell[] {
   for (const k of kernels) {
-    if (k !== "all" && kernelIndex(k) < 0)
+    if (kernelIndex(k) < 0)
       throw new UsageError(
-        `--kernel: unknown kernel "${k}" (valid: all, ${KERNELS.map((x) => x.name).join(", ")})`,
+        `--kernel: unknown kernel "${k}" (valid: ${KERNELS.map((x) => x.name).join(", ")})`,
       );
   }
   const names = [...new Set(scenarios.map((s) => s.name))];
   if (names.length !== scenarios.length)
     throw new UsageError(`--scenario/--file: a scenario name appears twice`);
-  return scenarios.flatMap((scenario) => {
-    const list = kernels.includes("all")
-      ? KERNELS.map((k) => k.name)
-      : kernels.length > 0
-        ? kernels
-        : scenario.kernels;
-    return [...new Set(list)]
+  const cells = scenarios.flatMap((scenario) =>
+    (allKernels ? KERNELS.map((k) => k.name) : [...new Set(scenario.kernels)])
+      .filter((k) => kernels.length === 0 || kernels.includes(k))
       .sort((a, b) => kernelIndex(a) - kernelIndex(b))
-      .map((kernel) => ({ scenario, kernel }));
-  });
+      .map((kernel) => ({ scenario, kernel })),
+  );
+  if (cells.length === 0)
+    throw new UsageError(
+      `--kernel: no selected scenario compares ${kernels.join(", ")} (add --all-kernels to run it on every scenario)`,
+    );
+  return cells;
 }
 
 /**
