@@ -17,6 +17,8 @@ import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/char
 import { formatMixedBench, type MixedBenchResult } from "./bench/mixed.js";
 import { findScenario } from "./scenarios.js";
 import { formatWindowBench } from "./bench/window.js";
+import { formatExplore, violationSvg } from "./explore/command.js";
+import type { ExploreResult } from "./explore/explore.js";
 
 const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -109,6 +111,19 @@ export function buildReport(dir: string): { html: string; sections: number } {
       machine: machineLine(r.machine),
       charts: [c.delay, c.offset],
       text: formatWindowBench(r, findScenario(r.scenario)),
+    });
+  }
+  const ex = latest(dir, "explore");
+  if (ex !== undefined) {
+    const r = read<ExploreResult>(ex);
+    const spec = findScenario(r.scenario);
+    sections.push({
+      title: `The explorer: ${r.scenario} on ${r.kernel}`,
+      file: ex,
+      command: r.command,
+      machine: machineLine(r.machine),
+      charts: r.violation === null ? [] : [violationSvg(r, spec)],
+      text: formatExplore(r, spec),
     });
   }
   const t = latest(dir, "bench-trials");

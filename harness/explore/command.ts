@@ -300,6 +300,15 @@ function pickTrace(
   };
 }
 
+/** The violation's table as SVG, for the report. */
+export function violationSvg(r: ExploreResult, s: ScenarioSpec): string {
+  const v = r.violation;
+  if (v === null) return "";
+  return table(s, r.params, v.trace, false).svg(
+    `${r.scenario} on ${r.kernel}: the schedule that lost the write (${v.preemptions} preemptions)`,
+  );
+}
+
 export function formatExplore(r: ExploreResult, s: ScenarioSpec): string {
   const head =
     `explore ${r.scenario} on ${r.kernel}: ${r.strategy}` +

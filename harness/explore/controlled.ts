@@ -32,7 +32,7 @@ import type { BatchConfig, BatchStats, Machine } from "../machine.js";
 export interface Decision {
   /**
    * CPUs that could take the next step: first those that can go on (READY, or IDLE with an IPI
-   * to answer), ascending, then those re-checking a wait, ascending.
+   * to answer), ascending, then those re-checking a wait, the longest-idle first.
    */
   enabled: number[];
   /** How many of `enabled` can go on (the rest are re-checking a wait). */
@@ -132,6 +132,9 @@ export async function runControlled(
         }
       }
       const nReady = enabled.length;
+      // Waiters in the order they last stepped, longest first: re-checking them in turn
+      // reaches every one (lowest-first would let two waiters starve a third).
+      waiting.sort((x, y) => (lastStep[x] as number) - (lastStep[y] as number) || x - y);
       enabled.push(...waiting);
       if (enabled.length === 0) {
         if (idle === controlledCpus) break;
@@ -140,7 +143,12 @@ export async function runControlled(
         );
       }
       if (steps >= MAX_STEPS)
-        throw new ScheduleError(`livelock: ${MAX_STEPS} steps in one schedule`);
+        throw new ScheduleError(
+          `livelock: ${MAX_STEPS} steps in one schedule (${describeStops(machine, controlledCpus)}; last choices ${decisions
+            .slice(-12)
+            .map((d) => `${d.chosen}/[${d.enabled.join(",")}]`)
+            .join(" ")})`,
+        );
       const prevReady = prev >= 0 && state(prev) === SCHED_READY;
       const chosen = choose(decisions.length, enabled, prev, prevReady, nReady);
       if (!enabled.includes(chosen))
