@@ -30,6 +30,7 @@ import { formatWindowBench, windowBench } from "./bench/window.js";
 import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
 import { buildReport } from "./report.js";
 import { registerExplore } from "./explore/command.js";
+import { ScheduleError } from "./explore/controlled.js";
 import { Progress } from "./progress.js";
 import { registerStress } from "./stress/command.js";
 import { writeFileSync } from "node:fs";
@@ -574,6 +575,10 @@ try {
         `  CPU ${s.cpu}: ${s.waiting}; in ${s.stepName ?? s.step}; last named point ${s.point}; ${s.trials} trials done\n`,
       );
     }
+    process.exit(3);
+  }
+  if (e instanceof ScheduleError) {
+    process.stderr.write(`tlbrace: the controlled schedule stalled: ${e.message}\n`);
     process.exit(3);
   }
   if (e instanceof CpuFailure) {

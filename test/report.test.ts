@@ -62,5 +62,9 @@ test("report: gathers the reference results into one page with inline charts", (
   t.regex(r.html, /Latency histogram/);
   t.regex(r.html, /Shootdown latency vs target CPUs/);
   t.is(buildReport(join(dir, "none")).sections, 0, "no results: an empty report, not a crash");
-  t.is(buildReport(ref).sections, 6, "the reference directory's own names work too");
+  t.is(
+    buildReport(ref).sections,
+    7,
+    "the reference directory's own names work too (and its exploration)",
+  );
 });

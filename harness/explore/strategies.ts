@@ -9,6 +9,9 @@
  * pct: probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): random distinct
  *   priorities, d-1 priority change points drawn from the first k steps; the highest-priority
  *   enabled CPU runs. A bug of depth d shows with probability >= 1/(n k^(d-1)) per schedule.
+ * When no CPU can go on, the waiters re-check in the scheduler's order (longest idle first) under
+ * every strategy but random: dfs does not branch there. Which waiter re-checks first then never
+ * varies, a reduction that can miss orders of waiters on the same sleeping lock.
  * random: a uniform choice among the enabled CPUs at every step.
  */
 import type { Chooser, Decision } from "./controlled.js";
@@ -58,6 +61,8 @@ export function nextPrefix(
   }
   for (let i = decisions.length - 1; i >= 0; i--) {
     const d = decisions[i] as Decision;
+    // When no CPU can go on, the waiters re-check in the scheduler's order: not a branch point.
+    if (d.nReady === 0) continue;
     const done = tried[i] ?? new Set<number>([d.chosen]);
     done.add(d.chosen);
     tried[i] = done;
@@ -83,11 +88,13 @@ export function pctChooser(n: number, k: number, d: number, random: () => number
   }
   const change = new Map<number, number>();
   for (let j = 0; j < d - 1; j++) change.set(1 + Math.floor(random() * Math.max(1, k)), d - 1 - j);
-  // The highest priority among the CPUs that can go on; waiters re-check only when none can.
+  // The highest priority among the CPUs that can go on; when none can, the waiters re-check in
+  // the scheduler's order (by priority, a high waiter could starve the one it waits for).
   const highest = (enabled: number[], nReady: number): number => {
-    const pool = nReady > 0 ? enabled.slice(0, nReady) : enabled;
-    let best = pool[0] as number;
-    for (const c of pool) if ((prio[c] as number) > (prio[best] as number)) best = c;
+    if (nReady === 0) return enabled[0] as number;
+    let best = enabled[0] as number;
+    for (const c of enabled.slice(0, nReady))
+      if ((prio[c] as number) > (prio[best] as number)) best = c;
     return best;
   };
   return (i, enabled, _prev, _prevReady, nReady) => {
