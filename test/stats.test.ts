@@ -35,7 +35,7 @@ test("percentiles of an HDR histogram of 1..10000 ns agree with nearest rank wit
   }
   const p = percentiles(h);
   t.is(p.samples, 10_000);
-  t.is(p.maxNs, 10_000);
+  t.true(Math.abs(p.maxNs - 10_000) / 10_000 < 0.002, `max ${p.maxNs}`); // 3 significant digits
   t.is(p.meanNs, 5001); // (1 + 10000) / 2 = 5000.5
   const close = (got: number, want: number): boolean => Math.abs(got - want) / want < 0.002;
   t.true(close(p.p50Ns, nearestRank(sorted, 50)), `p50 ${p.p50Ns}`);
@@ -75,7 +75,7 @@ test("latency bins: ten per decade from 10 ns, clamped at both ends", (t) => {
   t.is(binLowNs(10), 100);
   t.deepEqual(binsToPairs([0, 3, 0, 1]), [
     [12.6, 3],
-    [19.9, 1],
+    [20, 1], // 10^1.3 = 19.95
   ]);
 });
 
