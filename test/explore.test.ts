@@ -221,6 +221,35 @@ test.serial("run --trace keeps the first forbidden trial's trace, and explain dr
   t.regex(none.stderr, /found no violation/);
 });
 
+test.serial(
+  "explore mremap-dirty-window on 5d1904204c99 with pct finds the seed fix's own window",
+  (t) => {
+    // A window of depth 3 (three CPUs, the store between the D test and the clear, reclaim in
+    // between, the later store before mremap's flush): pct finds it in a few hundred schedules.
+    const r = cli([
+      "explore",
+      "mremap-dirty-window",
+      "--kernel",
+      "5d1904204c99",
+      "--strategy",
+      "pct",
+      "--depth",
+      "3",
+      "--seed",
+      "1",
+      "--budget",
+      "5000",
+      "--json",
+      "--out",
+      join(dir, "dirty.json"),
+    ]);
+    t.is(r.status, 1, r.stderr);
+    const res = JSON.parse(r.stdout) as ExploreResult;
+    t.is(res.violation?.lostWrites, 1);
+    t.true(res.schedules <= 5000);
+  },
+);
+
 test("explore: bad input is one line and exit 2", (t) => {
   const cases: [string[], RegExp][] = [
     [["mremap-mkclean", "--kernel", "v9"], /unknown kernel "v9"/],

@@ -6,8 +6,9 @@
  *
  * Which CPUs may be chosen (deterministic, from what the steps did):
  *   READY    stopped before a step;
- *   WAITING  in a wait loop, and another CPU has taken a step since it last looked;
- *   IDLE     done, with an IPI pending (the step answers it).
+ *   WAITING  in a wait loop, and another CPU has made progress since it last looked.
+ * A WAITING or IDLE (done) CPU with an IPI pending answers it at once, in a forced step that is
+ * not a choice: a CPU spinning with interrupts enabled takes an IPI as soon as it arrives.
  */
 import {
   CPU_IPI_PENDING,
@@ -108,12 +109,50 @@ export async function runControlled(
   let preemptions = 0;
   try {
     settle("start of the body");
-    // Steps taken in total, and the step count when each CPU last stopped in a wait loop.
+    // Steps taken in total; per CPU, the last step that made progress (anything but a wait
+    // re-check that found its condition still false), and when it last began to wait.
     let steps = 0;
     const waitedAt = new Array<number>(controlledCpus).fill(-1);
+    const lastProgress = new Array<number>(controlledCpus).fill(-1);
     const lastStep = new Array<number>(controlledCpus).fill(-1);
     let prev = -1;
+    /** Hand the baton to `c` for one step and wait until it stops again. */
+    const step = (c: number, interrupt: boolean): void => {
+      const before = state(c);
+      Atomics.store(mem, L.cpu(c) + CPU_SCHED_STATE, SCHED_RUNNING);
+      Atomics.store(mem, baton, c);
+      Atomics.notify(mem, baton);
+      settle(`step ${steps} of CPU ${c}`);
+      const after = state(c);
+      lastStep[c] = steps;
+      // An answered IPI is progress too: the sender's wait for acks may be over.
+      if (interrupt || before !== SCHED_WAITING || after !== SCHED_WAITING) lastProgress[c] = steps;
+      if (after === SCHED_WAITING && !interrupt) waitedAt[c] = steps;
+      steps++;
+    };
     for (;;) {
+      if (steps >= MAX_STEPS)
+        throw new ScheduleError(
+          `livelock: ${MAX_STEPS} steps in one schedule (${describeStops(machine, controlledCpus)}; last choices ${decisions
+            .slice(-12)
+            .map((d) => `${d.chosen}/[${d.enabled.join(",")}]`)
+            .join(" ")})`,
+        );
+      // A waiting or finished CPU with an IPI pending takes it at once, as a CPU spinning with
+      // interrupts enabled does: a forced step, not a choice.
+      let forced = -1;
+      for (let c = 0; c < controlledCpus && forced < 0; c++) {
+        const s = state(c);
+        if (
+          (s === SCHED_WAITING || s === SCHED_IDLE) &&
+          Atomics.load(mem, L.cpu(c) + CPU_IPI_PENDING) !== 0
+        )
+          forced = c;
+      }
+      if (forced >= 0) {
+        step(forced, true);
+        continue;
+      }
       const enabled: number[] = [];
       const waiting: number[] = [];
       let idle = 0;
@@ -121,19 +160,16 @@ export async function runControlled(
         const s = state(c);
         if (s === SCHED_READY) enabled.push(c);
         else if (s === SCHED_WAITING) {
-          // Enabled once some other CPU has stepped since this one looked.
+          // Enabled once another CPU has made progress since this one last looked: a re-check
+          // that fails is no progress, so two failing waiters cannot keep each other going.
           let moved = false;
           for (let o = 0; o < controlledCpus; o++)
-            if (o !== c && (lastStep[o] as number) > (waitedAt[c] as number)) moved = true;
+            if (o !== c && (lastProgress[o] as number) > (waitedAt[c] as number)) moved = true;
           if (moved) waiting.push(c);
-        } else if (s === SCHED_IDLE) {
-          if (Atomics.load(mem, L.cpu(c) + CPU_IPI_PENDING) !== 0) enabled.push(c);
-          else idle++;
-        }
+        } else if (s === SCHED_IDLE) idle++;
       }
       const nReady = enabled.length;
-      // Waiters in the order they last stepped, longest first: re-checking them in turn
-      // reaches every one (lowest-first would let two waiters starve a third).
+      // Waiters in the order they last stepped, longest first.
       waiting.sort((x, y) => (lastStep[x] as number) - (lastStep[y] as number) || x - y);
       enabled.push(...waiting);
       if (enabled.length === 0) {
@@ -142,13 +178,6 @@ export async function runControlled(
           `deadlock: every CPU waits and none can move (${describeStops(machine, controlledCpus)})`,
         );
       }
-      if (steps >= MAX_STEPS)
-        throw new ScheduleError(
-          `livelock: ${MAX_STEPS} steps in one schedule (${describeStops(machine, controlledCpus)}; last choices ${decisions
-            .slice(-12)
-            .map((d) => `${d.chosen}/[${d.enabled.join(",")}]`)
-            .join(" ")})`,
-        );
       const prevReady = prev >= 0 && state(prev) === SCHED_READY;
       const chosen = choose(decisions.length, enabled, prev, prevReady, nReady);
       if (!enabled.includes(chosen))
@@ -157,13 +186,7 @@ export async function runControlled(
         );
       if (prevReady && chosen !== prev) preemptions++;
       decisions.push({ enabled, nReady, prev, prevReady, chosen });
-      Atomics.store(mem, L.cpu(chosen) + CPU_SCHED_STATE, SCHED_RUNNING);
-      Atomics.store(mem, baton, chosen);
-      Atomics.notify(mem, baton);
-      settle(`step ${steps} of CPU ${chosen}`);
-      lastStep[chosen] = steps;
-      if (state(chosen) === SCHED_WAITING) waitedAt[chosen] = steps;
-      steps++;
+      step(chosen, false);
       prev = chosen;
     }
   } catch (e) {

@@ -88,13 +88,12 @@ export function pctChooser(n: number, k: number, d: number, random: () => number
   }
   const change = new Map<number, number>();
   for (let j = 0; j < d - 1; j++) change.set(1 + Math.floor(random() * Math.max(1, k)), d - 1 - j);
-  // The highest priority among the CPUs that can go on; when none can, the waiters re-check in
-  // the scheduler's order (by priority, a high waiter could starve the one it waits for).
+  // The highest-priority enabled CPU (a waiter whose wait may be over counts); when only
+  // waiters are left they re-check in the scheduler's order.
   const highest = (enabled: number[], nReady: number): number => {
     if (nReady === 0) return enabled[0] as number;
     let best = enabled[0] as number;
-    for (const c of enabled.slice(0, nReady))
-      if ((prio[c] as number) > (prio[best] as number)) best = c;
+    for (const c of enabled) if ((prio[c] as number) > (prio[best] as number)) best = c;
     return best;
   };
   return (i, enabled, _prev, _prevReady, nReady) => {
