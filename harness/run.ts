@@ -46,13 +46,22 @@ export interface RunOptions {
   trace?: boolean;
 }
 
+/** Where a program counter of CPU `cpu` lies in the scenario: its part and step index. */
+export function stepAt(
+  image: Int32Array,
+  cpu: number,
+  pc: number,
+): { part: "init" | "steps"; i: number } {
+  const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
+  const part = pc < (image[t + 1] as number) ? "init" : "steps";
+  return { part, i: (pc - (image[part === "init" ? t : t + 2] as number)) / INSN_WORDS };
+}
+
 /** "thread 1 steps[1] store" for a program counter of CPU `cpu`, for the watchdog. */
 export function stepName(spec: ScenarioSpec, image: Int32Array, cpu: number, pc: number): string {
   const p = spec.cpus[cpu];
   if (p === undefined || pc < 0) return "-";
-  const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
-  const part = pc < (image[t + 1] as number) ? "init" : "steps";
-  const i = (pc - (image[part === "init" ? t : t + 2] as number)) / INSN_WORDS;
+  const { part, i } = stepAt(image, cpu, pc);
   return `${p.name} ${part}[${i}] ${p[part][i]?.op ?? "?"}`;
 }
 

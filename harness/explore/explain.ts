@@ -21,7 +21,7 @@ import {
   STEP_START,
   STEP_END,
 } from "../../lib/machine/steps.js";
-import { INSN_WORDS, IMG_CPU_TABLE, IMG_CPU_WORDS } from "../../lib/scenarios/image.js";
+import { stepAt } from "../run.js";
 import type { ScenarioSpec } from "../../lib/scenarios/types.js";
 import { WAIT_NAMES } from "../../lib/sync/waiter.js";
 import type { TraceEvent } from "../../lib/trace/ring.js";
@@ -51,9 +51,7 @@ function opText(
 ): string {
   const p = spec.cpus[cpu];
   if (p === undefined) return `op at ${pc}`;
-  const t = IMG_CPU_TABLE + cpu * IMG_CPU_WORDS;
-  const part = pc < (image[t + 1] as number) ? "init" : "steps";
-  const i = (pc - (image[part === "init" ? t : t + 2] as number)) / INSN_WORDS;
+  const { part, i } = stepAt(image, cpu, pc);
   const step = p[part][i];
   if (step === undefined) return `op at ${pc}`;
   const args = Object.entries(step)
