@@ -51,7 +51,7 @@ import {
 import { POINTS } from "../lib/machine/points.js";
 import { barrier_init } from "../lib/sync/barrier.js";
 import { WAIT_NAMES, WAIT_DELAY, WAIT_IDLE } from "../lib/sync/waiter.js";
-import type { CpuMessage } from "../workers/cpu.js";
+import type { CpuMessage, CpuWorkerData } from "../workers/cpu.js";
 
 export interface BatchConfig {
   kernel: number;
@@ -147,11 +147,14 @@ export class Machine {
   }
 
   /** Start one worker per CPU and wait until every CPU has calibrated and is idle. */
-  static async start(nrCpus: number): Promise<Machine> {
+  static async start(nrCpus: number, opts: { footprints?: boolean } = {}): Promise<Machine> {
     const m = new Machine(nrCpus);
+    const footprints = opts.footprints === true;
     await Promise.all(
       Array.from({ length: nrCpus }, (_, id) => {
-        const w = new Worker(WORKER_URL, { workerData: { sab: m.sab, nrCpus, id } });
+        const w = new Worker(WORKER_URL, {
+          workerData: { sab: m.sab, nrCpus, id, footprints } satisfies CpuWorkerData,
+        });
         m.workers.push(w);
         return new Promise<void>((resolve, reject) => {
           w.once("error", reject);

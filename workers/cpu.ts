@@ -15,11 +15,19 @@ import {
 } from "../lib/machine/layout.js";
 import { run_batch } from "../lib/machine/trial.js";
 import { WAIT_IDLE } from "../lib/sync/waiter.js";
+import {
+  FootprintRecorder,
+  trackedAtomics,
+  trackedMemory,
+  trackedWords,
+} from "../lib/sched/footprint.js";
 
 export interface CpuWorkerData {
   sab: SharedArrayBuffer;
   nrCpus: number;
   id: number;
+  /** Explorer machines for the dpor strategy: record each controlled step's footprint. */
+  footprints?: boolean;
 }
 
 export type CpuMessage =
@@ -27,12 +35,26 @@ export type CpuMessage =
   | { type: "done"; cpu: number; parks: number }
   | { type: "error"; cpu: number; message: string; stack: string };
 
-const { sab, nrCpus, id } = workerData as CpuWorkerData;
+const { sab, nrCpus, id, footprints } = workerData as CpuWorkerData;
 const port = parentPort;
 if (port === null) throw new Error("workers/cpu.js must run as a worker thread");
-const mem = new Int32Array(sab);
 const L = new Layout(nrCpus);
+const real = new Int32Array(sab);
+let mem: Int32Array = real;
+let recorder: FootprintRecorder | null = null;
+if (footprints === true) {
+  // This thread's kernel code then reaches the buffer only through a view that records each
+  // access; Atomics is replaced for this thread alone so atomic accesses are recorded too.
+  recorder = new FootprintRecorder(real, trackedWords(L), L.footprintOf(id));
+  mem = trackedMemory(real, recorder);
+  Object.defineProperty(globalThis, "Atomics", {
+    value: trackedAtomics(Atomics, mem, real, recorder),
+    writable: true,
+    configurable: true,
+  });
+}
 const cpu = new Cpu(mem, L, id);
+cpu.footprint = recorder;
 
 /** How many turns of the start-offset loop fit in a nanosecond on this core. */
 function calibrate(): number {

@@ -30,7 +30,7 @@ import {
 import { prefixChooser } from "./strategies.js";
 import { decodeChoices, decodeToken, kernelFingerprint, scenarioFingerprint } from "./token.js";
 
-const STRATEGIES: Strategy[] = ["dfs", "pct", "random"];
+const STRATEGIES: Strategy[] = ["dfs", "dpor", "pct", "random"];
 
 /** The table for a trace of scenario s. */
 function table(
@@ -69,19 +69,27 @@ export function registerExplore(
   program
     .command("explore")
     .description(
-      "run a scenario one CPU at a time in chosen orders (dfs, pct, random) and report the first violation",
+      "run a scenario one CPU at a time in chosen orders (dfs, dpor, pct, random) and report the first violation",
     )
     .argument("[scenario]", "built-in scenario name")
     .option("--file <path>", "explore the scenario in this JSON file")
     .requiredOption("--kernel <name>", "kernel variant to explore")
-    .option("--strategy <dfs|pct|random>", "search strategy", "dfs")
-    .option("--bound <P>", "dfs: at most P preemptions per schedule", "2")
+    .option(
+      "--strategy <dfs|dpor|pct|random>",
+      "search strategy: dfs (preemption-bounded, fewest preemptions first), dpor (every interleaving, partial-order reduced, no bound), pct, random",
+      "dfs",
+    )
+    .option("--bound <P>", "dfs: at most P preemptions per schedule (dpor has no bound)", "2")
     .option("--depth <D>", "pct: bug depth (D-1 priority change points)", "2")
     .option(
       "--budget <N|duration>",
-      "stop after N schedules or this long (e.g. 5000, 30s); dfs default: none, pct/random: 10000",
+      "stop after N schedules or this long (e.g. 5000, 30s); dfs and dpor default: none, pct/random: 10000",
     )
     .option("--seed <n>", "seed of pct and random", "1")
+    .option(
+      "--keep-going",
+      "go on after the first violation: count every schedule's outcome (the first violation is shown)",
+    )
     .option("--pages <n>", "scenario parameter pages")
     .option("--target <n>", "scenario parameter target")
     .option("--arch <x86|arm64>", "TLB-flush granularity (default: the scenario's, else x86)")
@@ -101,6 +109,7 @@ export function registerExplore(
           depth: string;
           budget?: string;
           seed: string;
+          keepGoing?: boolean;
           pages?: string;
           target?: string;
           arch?: string;
@@ -117,7 +126,7 @@ export function registerExplore(
         if (o.arch !== undefined && o.arch !== "x86" && o.arch !== "arm64")
           throw new UsageError(`--arch: unknown architecture "${o.arch}" (valid: x86, arm64)`);
         const strategy = o.strategy as Strategy;
-        let budgetSchedules = strategy === "dfs" ? 0 : 10_000;
+        let budgetSchedules = strategy === "dfs" || strategy === "dpor" ? 0 : 10_000;
         let budgetMs = 0;
         if (o.budget !== undefined) {
           if (/^\d+$/.test(o.budget.trim())) {
@@ -143,6 +152,7 @@ export function registerExplore(
           seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
           params,
           arch: o.arch,
+          keepGoing: o.keepGoing === true,
           command,
           onProgress: (n) =>
             progress.update("  schedules", n, budgetSchedules, budgetMs, "schedules"),
@@ -182,10 +192,11 @@ export function registerExplore(
       if (t.n !== s.cpus.length)
         throw new UsageError(`replay token: ${t.n} CPUs, the scenario has ${s.cpus.length}`);
       const choices = decodeChoices(t.x);
-      const { machine, compiled, cfg } = await controlledMachine(s, t.p, t.k, t.a);
+      const footprints = t.f === 1;
+      const { machine, compiled, cfg } = await controlledMachine(s, t.p, t.k, t.a, footprints);
       let r;
       try {
-        r = await runControlled(machine, cfg, t.n, prefixChooser(choices));
+        r = await runControlled(machine, cfg, t.n, prefixChooser(choices), { footprints });
       } finally {
         await machine.close();
       }
@@ -310,22 +321,36 @@ export function violationSvg(r: ExploreResult, s: ScenarioSpec): string {
 }
 
 export function formatExplore(r: ExploreResult, s: ScenarioSpec): string {
-  const head =
+  let head =
     `explore ${r.scenario} on ${r.kernel}: ${r.strategy}` +
     (r.strategy === "dfs"
       ? `, at most ${r.bound} preemptions`
-      : r.strategy === "pct"
-        ? `, depth ${r.depth}, seed ${r.seed}`
-        : `, seed ${r.seed}`) +
+      : r.strategy === "dpor"
+        ? ", every interleaving, partial-order reduced"
+        : r.strategy === "pct"
+          ? `, depth ${r.depth}, seed ${r.seed}`
+          : `, seed ${r.seed}`) +
     `\n${r.schedules.toLocaleString("en-US")} schedules in ${formatNs(r.elapsedMs * 1e6)} (${r.schedulesPerSecond.toLocaleString("en-US")} schedules/s), longest ${r.maxSteps} steps` +
     (r.perBound.length > 0
       ? `; per bound: ${r.perBound.map(([b, n]) => `${b}: ${n}`).join(", ")}`
+      : "") +
+    (r.sleepBlocked !== undefined
+      ? `; ${r.sleepBlocked.toLocaleString("en-US")} cut short by sleep sets, ${r.races?.toLocaleString("en-US")} races`
       : "");
   const v = r.violation;
+  const tally = Object.entries(r.outcomes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([label, n]) => `${label}: ${n.toLocaleString("en-US")}`)
+    .join(", ");
+  head += `\noutcomes (schedules): ${tally}`;
+  if (v !== null && r.violations > 1)
+    head += `\n${r.violations.toLocaleString("en-US")} schedules with a forbidden outcome${r.exhaustive ? ", search complete" : ""}; the first:`;
   if (v === null) {
     if (r.strategy === "dfs" && r.exhaustive)
       return `${head}\nno violation within bound ${r.bound}: every schedule of ${r.scenario} with at most ${r.bound} preemptions was run on ${r.kernel}, exhaustively, and none lost a write or used a freed page`;
-    return `${head}\nno violation in ${r.schedules.toLocaleString("en-US")} schedules${r.strategy === "dfs" ? " (the budget ran out before the bound was covered: not exhaustive)" : " (a sample, not a proof)"}${r.partial ? "\nPARTIAL: stopped early" : ""}`;
+    if (r.strategy === "dpor" && r.exhaustive)
+      return `${head}\nno violation in any interleaving: every class of equivalent schedules of ${r.scenario} (any number of preemptions) was run on ${r.kernel}, exhaustively, and none lost a write or used a freed page`;
+    return `${head}\nno violation in ${r.schedules.toLocaleString("en-US")} schedules${r.strategy === "dfs" || r.strategy === "dpor" ? ` (the budget ran out before the ${r.strategy === "dfs" ? "bound" : "search"} was covered: not exhaustive)` : " (a sample, not a proof)"}${r.partial ? "\nPARTIAL: stopped early" : ""}`;
   }
   return (
     `${head}\nVIOLATION in schedule ${v.schedule}, with ${v.preemptions} preemption${v.preemptions === 1 ? "" : "s"}: ` +

@@ -9,8 +9,17 @@
  *   WAITING  in a wait loop, and another CPU has made progress since it last looked.
  * A WAITING or IDLE (done) CPU with an IPI pending answers it at once, in a forced step that is
  * not a choice: a CPU spinning with interrupts enabled takes an IPI as soon as it arrives.
+ *
+ * With footprints (the dpor strategy, on a machine started with them) the rule for waiters is
+ * exact instead: a waiter is enabled once a later step wrote a word its last failed check read.
+ * Enabling then only ever comes from a step that is dependent with the re-check, which partial-
+ * order reduction needs.
  */
 import {
+  CPU_ERROR,
+  FP_COUNT,
+  FP_ENTRIES,
+  FP_OVERFLOW,
   CPU_IPI_PENDING,
   CPU_SCHED_A,
   CPU_SCHED_B,
@@ -54,6 +63,87 @@ export type Chooser = (
   nReady: number,
 ) => number;
 
+/** The shared words one step touched: sorted, with a parallel written flag. */
+export interface Footprint {
+  /** The step touched more words than its area holds: it counts as touching every word. */
+  all: boolean;
+  words: Int32Array;
+  writes: Uint8Array;
+}
+
+/** A step as the dpor strategy sees it. */
+export interface StepEvent {
+  cpu: number;
+  /** An IPI answered at once by a waiting or finished CPU: not a scheduling choice. */
+  forced: boolean;
+  /** The decision that chose this step, or for a forced step the last decision before it. */
+  decision: number;
+  fp: Footprint;
+}
+
+export interface ControlledOptions {
+  /** The machine was started with footprints: read them and use the exact waiter rule. */
+  footprints?: boolean;
+  /** Called after every step (footprints only). */
+  observe?: (ev: StepEvent) => void;
+}
+
+/** Whether a and b touch a common word that at least one of them writes. */
+export function dependent(a: Footprint, b: Footprint): boolean {
+  if (a.all || b.all) return true;
+  const x = a.words;
+  const y = b.words;
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    const u = x[i] as number;
+    const v = y[j] as number;
+    if (u < v) i++;
+    else if (v < u) j++;
+    else {
+      if (a.writes[i] === 1 || b.writes[j] === 1) return true;
+      i++;
+      j++;
+    }
+  }
+  return false;
+}
+
+/** Whether `w` writes a word that `r` read (or touched). */
+export function writesInto(w: Footprint, r: Footprint): boolean {
+  if (w.all || r.all) return true;
+  const x = w.words;
+  const y = r.words;
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    const u = x[i] as number;
+    const v = y[j] as number;
+    if (u < v) i++;
+    else if (v < u) j++;
+    else {
+      if (w.writes[i] === 1) return true;
+      i++;
+      j++;
+    }
+  }
+  return false;
+}
+
+function readFootprint(mem: Int32Array, at: number): Footprint {
+  const n = Atomics.load(mem, at + FP_COUNT);
+  const all = mem[at + FP_OVERFLOW] !== 0;
+  const entries = mem.slice(at + FP_ENTRIES, at + FP_ENTRIES + n).sort();
+  const words = new Int32Array(n);
+  const writes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = entries[i] as number;
+    words[i] = e >> 1;
+    writes[i] = e & 1;
+  }
+  return { all, words, writes };
+}
+
 export interface ControlledTrial {
   decisions: Decision[];
   preemptions: number;
@@ -72,8 +162,11 @@ export async function runControlled(
   cfg: BatchConfig,
   controlledCpus: number,
   choose: Chooser,
+  opts: ControlledOptions = {},
 ): Promise<ControlledTrial> {
   const { mem, L } = machine;
+  const footprints = opts.footprints === true;
+  const observe = opts.observe;
   const baton = L.ctrl + CTRL_BATON;
   const state = (c: number): number => Atomics.load(mem, L.cpu(c) + CPU_SCHED_STATE);
   Atomics.store(mem, baton, SCHED_TO_SCHEDULER);
@@ -85,12 +178,16 @@ export async function runControlled(
   );
   let failed: unknown = null;
   batch.catch((e: unknown) => (failed = e));
+  /** A CPU threw (its worker set CPU_ERROR): the batch's rejection says what. */
+  const cpuThrew = new ScheduleError("a CPU threw during the controlled trial");
 
   /** Wait until the baton is back and no controlled CPU is running. */
   const settle = (what: string): void => {
     const deadline = performance.now() + STEP_TIMEOUT_MS;
     for (;;) {
       const b = Atomics.load(mem, baton);
+      for (let c = 0; c < machine.nrCpus; c++)
+        if (Atomics.load(mem, L.cpu(c) + CPU_ERROR) !== 0) throw cpuThrew;
       if (b === SCHED_TO_SCHEDULER) {
         let running = false;
         for (let c = 0; c < controlledCpus; c++) if (state(c) === SCHED_RUNNING) running = true;
@@ -115,6 +212,9 @@ export async function runControlled(
     const waitedAt = new Array<number>(controlledCpus).fill(-1);
     const lastProgress = new Array<number>(controlledCpus).fill(-1);
     const lastStep = new Array<number>(controlledCpus).fill(-1);
+    // Footprints: each waiter's last failed check, and whether a step has written into it since.
+    const waitFp = new Array<Footprint | null>(controlledCpus).fill(null);
+    const woken = new Array<boolean>(controlledCpus).fill(false);
     let prev = -1;
     /** Hand the baton to `c` for one step and wait until it stops again. */
     const step = (c: number, interrupt: boolean): void => {
@@ -128,6 +228,19 @@ export async function runControlled(
       // An answered IPI is progress too: the sender's wait for acks may be over.
       if (interrupt || before !== SCHED_WAITING || after !== SCHED_WAITING) lastProgress[c] = steps;
       if (after === SCHED_WAITING && !interrupt) waitedAt[c] = steps;
+      if (footprints) {
+        const fp = readFootprint(mem, L.footprintOf(c));
+        for (let o = 0; o < controlledCpus; o++) {
+          const r = waitFp[o];
+          if (!(woken[o] as boolean) && r != null && (o !== c || interrupt) && writesInto(fp, r))
+            woken[o] = true;
+        }
+        if (after === SCHED_WAITING && !interrupt) {
+          waitFp[c] = fp;
+          woken[c] = false;
+        } else if (after !== SCHED_WAITING) waitFp[c] = null;
+        observe?.({ cpu: c, forced: interrupt, decision: decisions.length - 1, fp });
+      }
       steps++;
     };
     for (;;) {
@@ -163,8 +276,10 @@ export async function runControlled(
           // Enabled once another CPU has made progress since this one last looked: a re-check
           // that fails is no progress, so two failing waiters cannot keep each other going.
           let moved = false;
-          for (let o = 0; o < controlledCpus; o++)
-            if (o !== c && (lastProgress[o] as number) > (waitedAt[c] as number)) moved = true;
+          if (footprints) moved = woken[c] as boolean;
+          else
+            for (let o = 0; o < controlledCpus; o++)
+              if (o !== c && (lastProgress[o] as number) > (waitedAt[c] as number)) moved = true;
           if (moved) waiting.push(c);
         } else if (s === SCHED_IDLE) idle++;
       }
@@ -192,8 +307,11 @@ export async function runControlled(
   } catch (e) {
     Atomics.store(mem, baton, SCHED_RELEASE);
     Atomics.notify(mem, baton);
-    await batch.catch(() => undefined);
-    throw e;
+    const why = await batch.then(
+      () => e,
+      (be: unknown) => (e === cpuThrew ? be : e),
+    );
+    throw why;
   }
   Atomics.store(mem, baton, SCHED_RELEASE);
   Atomics.notify(mem, baton);

@@ -14,17 +14,18 @@ import type { TraceEvent } from "../../lib/trace/ring.js";
 import { Machine, type BatchConfig } from "../machine.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { runControlled, type ControlledTrial } from "./controlled.js";
+import { DporSearch } from "./dpor.js";
 import { packTrace, type PackedEvent } from "./explain.js";
 import { nextPrefix, pctChooser, prefixChooser, randomChooser, rng } from "./strategies.js";
 import { encodeChoices, encodeToken, kernelFingerprint, scenarioFingerprint } from "./token.js";
 
-export type Strategy = "dfs" | "pct" | "random";
+export type Strategy = "dfs" | "dpor" | "pct" | "random";
 
 export interface ExploreOptions {
   scenario: ScenarioSpec;
   kernel: string;
   strategy: Strategy;
-  /** dfs: the preemption bound P. */
+  /** dfs: the preemption bound P (dpor has none). */
   bound: number;
   /** pct: the bug depth d. */
   depth: number;
@@ -35,6 +36,8 @@ export interface ExploreOptions {
   params: Record<string, number>;
   arch?: "x86" | "arm64";
   command: string;
+  /** Go on after the first violation, counting every schedule's outcome. */
+  keepGoing?: boolean;
   onProgress?: (schedules: number) => void;
   stopRequested?: () => boolean;
 }
@@ -68,13 +71,24 @@ export interface ExploreResult {
   schedules: number;
   elapsedMs: number;
   schedulesPerSecond: number;
-  /** dfs: every schedule with at most `bound` preemptions was run (no budget cut it short). */
+  /**
+   * dfs: every schedule with at most `bound` preemptions was run; dpor: every class of
+   * equivalent schedules was (no budget cut either short).
+   */
   exhaustive: boolean;
+  /** dpor: executions a sleep set cut short, and races that added backtrack points. */
+  sleepBlocked?: number;
+  races?: number;
   /** dfs: schedules per preemption bound completed, [bound, schedules]. */
   perBound: [number, number][];
   /** Steps in the longest schedule. */
   maxSteps: number;
   partial: boolean;
+  /** Schedules per final outcome (label as in `run`); forbidden ones are marked by the oracle. */
+  outcomes: Record<string, number>;
+  /** Schedules with a forbidden outcome (more than 1 only with keepGoing). */
+  violations: number;
+  /** The first violation found. */
   violation: Violation | null;
 }
 
@@ -90,9 +104,10 @@ export async function controlledMachine(
   params: Record<string, number>,
   kernel: string,
   arch: "x86" | "arm64" | undefined,
+  footprints = false,
 ): Promise<{ machine: Machine; compiled: Compiled; cfg: BatchConfig }> {
   const compiled = compile(s, params);
-  const machine = await Machine.start(s.cpus.length);
+  const machine = await Machine.start(s.cpus.length, { footprints });
   machine.load(compiled.image);
   const a = arch ?? s.arch ?? "x86";
   const cfg: BatchConfig = {
@@ -115,7 +130,16 @@ export function outcomeLabel(compiled: Compiled, outcomes: number[]): string {
 export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const s = o.scenario;
   const kernel = findKernel(o.kernel);
-  const { machine, compiled, cfg } = await controlledMachine(s, o.params, o.kernel, o.arch);
+  const footprints = o.strategy === "dpor";
+  const { machine, compiled, cfg } = await controlledMachine(
+    s,
+    o.params,
+    o.kernel,
+    o.arch,
+    footprints,
+  );
+  let sleepBlocked: number | undefined;
+  let races: number | undefined;
   const n = s.cpus.length;
   const t0 = performance.now();
   let schedules = 0;
@@ -129,11 +153,17 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     (o.budgetSchedules > 0 && schedules >= o.budgetSchedules) ||
     (o.budgetMs > 0 && performance.now() - t0 >= o.budgetMs) ||
     (o.stopRequested?.() ?? false);
+  const outcomes: Record<string, number> = {};
+  let violations = 0;
   const check = (r: ControlledTrial): boolean => {
     schedules++;
     maxSteps = Math.max(maxSteps, r.decisions.length);
     o.onProgress?.(schedules);
+    const label = outcomeLabel(compiled, r.stats.outcomes);
+    outcomes[label] = (outcomes[label] ?? 0) + 1;
     if (r.stats.forbiddenTrials === 0) return false;
+    violations++;
+    if (violation !== null) return false; // keepGoing: the first one is kept
     const choices = r.decisions.map((d) => d.chosen);
     violation = {
       schedule: schedules,
@@ -151,11 +181,12 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
         p: compiled.params,
         n,
         a: o.arch ?? s.arch ?? "x86",
+        ...(footprints ? { f: 1 as const } : {}),
         x: encodeChoices(choices),
       }),
       trace: packTrace(r.trace),
     };
-    return true;
+    return o.keepGoing !== true;
   };
   try {
     if (o.strategy === "dfs") {
@@ -177,7 +208,27 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
         }
         perBound.push([bound, inBound]);
       }
-      if (violation !== null) exhaustive = false;
+      if (violation !== null && o.keepGoing !== true) exhaustive = false;
+    } else if (o.strategy === "dpor") {
+      const d = new DporSearch(n);
+      exhaustive = true;
+      do {
+        if (outOfBudget()) {
+          exhaustive = false;
+          partial = o.stopRequested?.() ?? false;
+          break;
+        }
+        d.begin();
+        const r = await runControlled(machine, cfg, n, d.chooser, {
+          footprints: true,
+          observe: d.observe,
+        });
+        // A run a sleep set cut short is still a real run: its outcome counts too.
+        if (check(r)) break;
+      } while (d.advance());
+      if (violation !== null && o.keepGoing !== true) exhaustive = false;
+      sleepBlocked = d.sleepBlocked;
+      races = d.races;
     } else {
       // k for PCT: the length of a default (non-preemptive) schedule.
       const first = await runControlled(machine, cfg, n, prefixChooser([]));
@@ -213,9 +264,12 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     elapsedMs: Math.round(elapsedMs),
     schedulesPerSecond: Math.round((schedules / elapsedMs) * 1000),
     exhaustive,
+    ...(sleepBlocked !== undefined ? { sleepBlocked, races } : {}),
     perBound,
     maxSteps,
     partial,
+    outcomes,
+    violations,
     violation,
   };
 }

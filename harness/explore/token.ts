@@ -20,6 +20,8 @@ export interface ReplaySpec {
   p: Record<string, number>;
   n: number;
   a: "x86" | "arm64";
+  /** 1: made by dpor, whose waiters follow the footprint rule: replay with footprints. */
+  f?: 1;
   /** The chosen CPU at every decision, run-length encoded: "0*12.1*3.0*40". */
   x: string;
 }

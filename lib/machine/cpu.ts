@@ -23,6 +23,7 @@ import { MmuGather } from "../mm/tlb_gather.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { sched_yield } from "../sched/baton.js";
 import { trace_record } from "../trace/ring.js";
+import type { FootprintRecorder } from "../sched/footprint.js";
 import {
   HOOK_CONTROLLED,
   HOOK_TRACE,
@@ -53,6 +54,8 @@ export class Cpu extends Waiter {
   kernel: Kernel = KERNELS[0] as Kernel;
   /** The zap path's mmu_gather: kernel-stack state of this CPU. */
   readonly tlb = new MmuGather();
+  /** Explorer machines with footprints: records the words each controlled step touches. */
+  footprint: FootprintRecorder | null = null;
   /** Clock for delays; performance.now in a worker, replaceable in tests. */
   now: () => number = () => performance.now();
 

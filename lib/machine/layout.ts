@@ -105,6 +105,16 @@ export const CTRL_BATON = 5;
 /** Traces: the global sequence number of trace events (Atomics.add). */
 export const CTRL_TRACE_SEQ = 6;
 export const CTRL_WORDS = 8;
+
+/**
+ * Controlled runs with footprints (the explorer's dpor strategy): per CPU, the shared words its
+ * last step touched: [count, overflow, entries...], an entry being word * 2 + (1 if written).
+ * A step that touches more words than fit sets overflow and counts as touching every word.
+ */
+export const FOOTPRINT_WORDS = 1024;
+export const FP_COUNT = 0;
+export const FP_OVERFLOW = 1;
+export const FP_ENTRIES = 2;
 export const CMD_RUN = 1;
 export const CMD_EXIT = 2;
 
@@ -216,6 +226,8 @@ export class Layout {
   readonly trace: number;
   /** A copy of every ring and head, kept from the first forbidden trial of a traced batch. */
   readonly traceKept: number;
+  /** Per CPU, the footprint of its last controlled step (FOOTPRINT_WORDS each). */
+  readonly footprint: number;
   readonly words: number;
   readonly bytes: number;
 
@@ -264,6 +276,7 @@ export class Layout {
     this.hugeTlb = alloc(s, nrCpus * NR_PMDS * TLB_WORDS, 16);
     this.trace = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS, 16);
     this.traceKept = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS + MAX_CPUS, 16);
+    this.footprint = alloc(s, nrCpus * FOOTPRINT_WORDS, 16);
     this.words = s.next;
     this.bytes = this.words * 4;
   }
@@ -285,6 +298,9 @@ export class Layout {
   }
   frame(pfn: number): number {
     return this.frames + pfn * FRAME_WORDS;
+  }
+  footprintOf(cpu: number): number {
+    return this.footprint + cpu * FOOTPRINT_WORDS;
   }
   traceOf(cpu: number): number {
     return this.trace + cpu * TRACE_ENTRIES * TRACE_WORDS;

@@ -5,7 +5,8 @@
  * order the scheduler picks. IPIs are answered only while the CPU holds the baton: when handed
  * the baton with IPIs pending, the CPU takes the interrupt as a step of its own and stops again
  * at the same place. Every change to shared state is then made by a step the scheduler chose,
- * so a schedule (the list of chosen CPUs) replays exactly.
+ * so a schedule (the list of chosen CPUs) replays exactly. On explorer machines with footprints
+ * each step's footprint (lib/sched/footprint.ts) is published before the baton goes back.
  */
 import type { Cpu } from "../machine/cpu.js";
 import {
@@ -37,14 +38,20 @@ function wait_for_baton(cpu: Cpu): boolean {
 export function sched_yield(cpu: Cpu, state: number, kind: number, a: number, b: number): boolean {
   const mem = cpu.mem;
   const baton = cpu.L.ctrl + CTRL_BATON;
+  const fp = cpu.footprint;
   for (;;) {
+    if (fp !== null) fp.publish(); // the step that ends here
     mem[cpu.self + CPU_SCHED_KIND] = kind;
     mem[cpu.self + CPU_SCHED_A] = a;
     mem[cpu.self + CPU_SCHED_B] = b;
     Atomics.store(mem, cpu.self + CPU_SCHED_STATE, state);
     Atomics.store(mem, baton, SCHED_TO_SCHEDULER);
     Atomics.notify(mem, baton);
-    if (!wait_for_baton(cpu)) return false;
+    if (!wait_for_baton(cpu)) {
+      if (fp !== null) fp.stop();
+      return false;
+    }
+    if (fp !== null) fp.begin();
     Atomics.store(mem, cpu.self + CPU_SCHED_STATE, 0); // SCHED_RUNNING
     if (Atomics.load(mem, cpu.self + CPU_IPI_PENDING) === 0) return true;
     cpu.serviceIpis(); // the interrupt is a step of its own; then stop at the same place again
