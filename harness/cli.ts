@@ -10,7 +10,7 @@ import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js
 import { formatRun, table } from "./format.js";
 import { CpuFailure, WatchdogError } from "./machine.js";
 import { defaultResultPath, writeJsonAtomic } from "./results.js";
-import { parseDelay, runScenario } from "./run.js";
+import { parseDelay, resolveKernels, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
@@ -26,6 +26,7 @@ import {
 import { MIXED_MAX_CPUS } from "./bench/mixed-workload.js";
 import { benchControl, type BenchControl } from "./bench/control.js";
 import { formatTrialsBench, trialsBench } from "./bench/trials.js";
+import { formatScaleBench, scaleBench } from "./bench/scale.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
 import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
 import { buildReport } from "./report.js";
@@ -362,7 +363,7 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine: flush, mremap, mixed, window, trials");
+  .description("benchmarks of the modelled machine: flush, mremap, mixed, window, trials, scale");
 bench
   .command("flush")
   .description(
@@ -434,6 +435,59 @@ bench
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatTrialsBench(r)}\n\nresult: ${path}\n`);
   });
+
+bench
+  .command("scale")
+  .description(
+    "stress scaling: trials/s, efficiency, cores busy and memory for 1..N machines running at once",
+  )
+  .argument("[scenario]", "built-in scenario", "mremap-mkclean")
+  .option("--kernel <name>", "kernel variant (default: the scenario's first)")
+  .option("--machines <n>", "up to this many machines (default: the core count, at least 2)")
+  .option("--seconds <n>", "counted seconds per point", "10")
+  .option("--warmup <n>", "uncounted seconds each machine runs first", "1")
+  .option("--quick", "2 s per point, 0.5 s warm-up")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON (default results/bench-scale-<time>.json)",
+  )
+  .action(
+    async (
+      name: string,
+      o: {
+        kernel?: string;
+        machines?: string;
+        seconds: string;
+        warmup: string;
+        quick?: boolean;
+        json?: boolean;
+        out?: string;
+      },
+    ) => {
+      const s = findScenario(name);
+      const kernel = o.kernel ?? (s.kernels[0] as string);
+      resolveKernels(s, [kernel]);
+      const r = await scaleBench(
+        {
+          scenario: s,
+          kernel,
+          maxMachines:
+            o.machines === undefined
+              ? Math.max(2, availableParallelism())
+              : parseCount(o.machines, "--machines", 1, 64),
+          seconds: o.quick === true ? 2 : parseCount(o.seconds, "--seconds", 1, 3600),
+          warmupSeconds: o.quick === true ? 0.5 : parseCount(o.warmup, "--warmup", 0, 60),
+          command,
+        },
+        benchCtl(o.json),
+      );
+      const path = o.out ?? defaultResultPath("bench", "scale", new Date(r.startedAt));
+      writeJsonAtomic(path, r);
+      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      else process.stdout.write(`${formatScaleBench(r)}\n\nresult: ${path}\n`);
+    },
+  );
 
 bench
   .command("window")

@@ -329,6 +329,19 @@ export class Machine {
     });
   }
 
+  /**
+   * Call `fn` when a CPU's worker thread exits. A worker that exits without an "error" event
+   * (process.exit(), terminate()) would otherwise look like a stall until the watchdog fires.
+   */
+  onWorkerExit(fn: (cpu: number, code: number) => void): void {
+    this.workers.forEach((w, cpu) => w.once("exit", (code) => fn(cpu, code)));
+  }
+
+  /** Terminate one CPU's worker thread, as a thread that dies would (stress's fault tests). */
+  killWorker(cpu: number): void {
+    void this.workers[cpu]?.terminate();
+  }
+
   /** Stop the workers. After a watchdog or a failure they may be stuck: terminate them. */
   async close(force = false): Promise<void> {
     if (this.closed) return;

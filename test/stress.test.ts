@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rateInterval } from "../lib/stats/intervals.js";
 import { findScenario } from "../harness/scenarios.js";
-import { formatRate } from "../harness/stress/format.js";
+import { formatRate, liveLines } from "../harness/stress/format.js";
+import { LiveView } from "../harness/stress/live.js";
 import {
   buildCells,
   parseShard,
@@ -470,6 +471,8 @@ test.serial("a cell that keeps failing is quarantined; the others run on", (t) =
       "3s",
       "--slice",
       "200ms",
+      "--warmup",
+      "0",
       "--seed",
       "3",
       "--out",
@@ -716,3 +719,54 @@ test.serial(
     t.is(r.status, res.cells[1]?.forbiddenTrials === 0 ? 0 : 1);
   },
 );
+
+test("the live view redraws its block in place: elapsed, trials, trials/s, cores busy, forbidden per cell", (t) => {
+  const dir = tmp();
+  const out = join(dir, "live.json");
+  const r = tlbrace([
+    "stress",
+    "--scenario",
+    "zap-mkclean",
+    "--duration",
+    "2s",
+    "--warmup",
+    "0",
+    "--seed",
+    "5",
+    "--out",
+    out,
+  ]);
+  const res = read(out);
+  exitMatches(t, r, res);
+  const busy = res.resources.coresBusy ?? -1;
+  t.true(busy > 0.5 && busy <= (res.resources.cores ?? 1) + 0.5, `cores busy ${busy}`);
+  t.regex(r.stdout, /cores busy: \d+\.\d\d of \d+/);
+  const lines = liveLines(res, 2000);
+  t.regex(
+    lines[0] ?? "",
+    /^stress .* of 2\.00 s: [\d,]+ trials, [\d,]+\/s, \d+\.\d\d cores busy, 0 harness error/,
+  );
+  t.is(lines.length, 1 + res.cells.length);
+  for (const c of res.cells)
+    t.true(
+      lines.some((l) => l.includes(c.scenario) && l.includes(c.kernel) && l.includes("forbidden")),
+      `a line for ${c.scenario} on ${c.kernel}`,
+    );
+  let text = "";
+  const term = { columns: 40, write: (s: string) => (text += s) };
+  const live = new LiveView(true, term);
+  live.draw(["first line", "second line that is much longer than forty columns wide"]);
+  live.draw(["redrawn"]);
+  live.print("a fault line");
+  live.draw(["again"]);
+  t.is(
+    text,
+    "first line\nsecond line that is much longer than fo\n" +
+      "\x1b[2A\x1b[Jredrawn\n" +
+      "\x1b[1A\x1b[Ja fault line\n" +
+      "again\n",
+  );
+  let off = "";
+  new LiveView(false, { write: (s: string) => (off += s) }).draw(["x"]);
+  t.is(off, "", "no live view off a TTY");
+});

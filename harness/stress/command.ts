@@ -42,6 +42,7 @@ interface StressFlags {
   shard: string;
   seed?: string;
   watchdog: string;
+  warmup: string;
   out?: string;
   json?: boolean;
 }
@@ -101,6 +102,7 @@ async function stress(o: StressFlags): Promise<void> {
     chunkTrials: 5000,
     checkpointMs: durationMs(o.checkpoint, "--checkpoint", 100),
     watchdogMs: durationMs(o.watchdog, "--watchdog", 100),
+    warmupMs: o.warmup.trim() === "0" ? 0 : durationMs(o.warmup, "--warmup", 1),
   };
   const seed =
     o.seed === undefined
@@ -164,6 +166,7 @@ async function stress(o: StressFlags): Promise<void> {
       machines: plan.machines,
       cpus,
       watchdogMs: plan.watchdogMs,
+      warmupMs: plan.warmupMs ?? 0,
       stopRequested,
       faults,
       onSlice: (u, s) => tally.add(u, s),
@@ -217,6 +220,11 @@ export function registerStress(program: Command): void {
     .option("--natural", "no injected delays: buggy kernels may then show nothing")
     .option("--checkpoint <time>", "write the counts to the result file this often", "30s")
     .option("--slice <time>", "run one cell this long before rotating to the next", "2s")
+    .option(
+      "--warmup <time>",
+      "each new machine first runs its cell this long, uncounted, so the JIT has compiled the trial loop (0: none)",
+      "1s",
+    )
     .option("--shard <I/N>", "run shard I (0-based) of N of the campaign", "0/1")
     .option("--seed <n>", "campaign seed (default: random, saved)")
     .option("--watchdog <seconds>", "a machine making no progress this long has stalled", "10")

@@ -10,7 +10,6 @@
  * Each fault is real (the model throws, a thread dies, a machine stalls); only its timing is
  * arranged. Nothing reads the variable unless it is set.
  */
-import type { Worker } from "node:worker_threads";
 import { NR_SIGNALS } from "../../lib/machine/layout.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS, OP_WAIT } from "../../lib/scenarios/image.js";
 import type { Machine } from "../machine.js";
@@ -34,15 +33,6 @@ export class WorkerDied extends Error {
   }
 }
 
-/**
- * Machine keeps its workers private and reports only their "error" events; a worker that
- * exits without one (process.exit(), terminate()) would look like a stall until the watchdog
- * fires. Stress reaches the workers to notice that at once, without changing Machine.
- */
-function workersOf(m: Machine): Worker[] {
-  return (m as unknown as { workers: Worker[] }).workers;
-}
-
 export interface DeathWatch {
   /** Rejects with WorkerDied when a worker exits before dispose(). Never resolves. */
   died: Promise<never>;
@@ -55,14 +45,12 @@ export function watchDeaths(m: Machine): DeathWatch {
   let fail: (e: Error) => void = () => undefined;
   const died = new Promise<never>((_, reject) => (fail = reject));
   died.catch(() => undefined); // raced per slice; a death between slices is seen by the next one
-  workersOf(m).forEach((w, cpu) =>
-    w.once("exit", (code) => {
-      // A CPU that throws posts its error and then exits: let that message arrive first.
-      setTimeout(() => {
-        if (!disposed) fail(new WorkerDied(cpu, code));
-      }, 50).unref();
-    }),
-  );
+  m.onWorkerExit((cpu, code) => {
+    // A CPU that throws posts its error and then exits: let that message arrive first.
+    setTimeout(() => {
+      if (!disposed) fail(new WorkerDied(cpu, code));
+    }, 50).unref();
+  });
   return { died, dispose: () => (disposed = true) };
 }
 
@@ -90,5 +78,5 @@ export function faultyImage(image: Int32Array, kind: "throw" | "stall"): Int32Ar
 
 /** Terminate one CPU's worker `ms` from now, as a thread that dies would. */
 export function killWorkerLater(m: Machine, cpu: number, ms: number): void {
-  setTimeout(() => void workersOf(m)[cpu]?.terminate(), ms).unref();
+  setTimeout(() => m.killWorker(cpu), ms).unref();
 }

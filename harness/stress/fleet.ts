@@ -18,15 +18,17 @@ import {
 } from "./faults.js";
 import type { PreparedCell } from "./prepare.js";
 import type { HarnessError } from "./result.js";
-import type { Schedule, Unit } from "./schedule.js";
+import type { Unit, WorkSource } from "./schedule.js";
 
 export interface FleetOptions {
   cells: PreparedCell[];
-  schedule: Schedule;
+  schedule: WorkSource;
   machines: number;
   /** CPUs per machine; null: the cell's own need. */
   cpus: number | null;
   watchdogMs: number;
+  /** A new machine's uncounted first run, in ms (0: none). */
+  warmupMs?: number;
   onSlice: (unit: Unit, stats: BatchStats) => void;
   /** A fault; `quarantined` when it was the cell's last chance. */
   onError: (e: Omit<HarnessError, "atMs">, quarantined: boolean) => void;
@@ -108,11 +110,27 @@ export async function runFleet(o: FleetOptions): Promise<void> {
         slices++;
         let live = machines.get(size);
         try {
+          const fresh = live === undefined;
           if (live === undefined) {
             live = await startMachine(size);
             machines.set(size, live);
           }
           const { m } = live;
+          const spinLimit = oversubscribed
+            ? Math.max(1000, Math.round(5000 * m.spinsPerNs))
+            : undefined;
+          if (fresh && (o.warmupMs ?? 0) > 0 && !stopping) {
+            // Uncounted: the JIT compiles the trial loop before any trial counts.
+            m.load(cell.image);
+            running.add(m);
+            const warm = m.run(
+              { ...cell.batch, seed: u.seed, trials: 0, durationMs: o.warmupMs ?? 0, spinLimit },
+              o.watchdogMs,
+            );
+            warm.catch(() => undefined);
+            await Promise.race([warm, live.watch.died]);
+            running.delete(m);
+          }
           m.load(
             hook?.kind === "throw" || hook?.kind === "stall"
               ? faultyImage(cell.image, hook.kind)
@@ -127,9 +145,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
               seed: u.seed,
               trials: u.trials,
               durationMs: u.durationMs,
-              spinLimit: oversubscribed
-                ? Math.max(1000, Math.round(5000 * m.spinsPerNs))
-                : undefined,
+              spinLimit,
             },
             o.watchdogMs,
           );

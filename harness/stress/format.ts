@@ -65,6 +65,10 @@ export function formatStress(r: StressResult): string {
       `harness errors: ${t.harnessErrors} (not counted as outcomes)` +
       (t.droppedTrials > 0 ? `; ${num(t.droppedTrials)} planned trials dropped` : ""),
   ];
+  if (r.resources.coresBusy !== undefined)
+    lines.push(
+      `cores busy: ${r.resources.coresBusy.toFixed(2)} of ${r.resources.cores ?? "?"} (CPU time of every thread over wall time)`,
+    );
   if (r.cells.some((c) => c.verdict === "not shown (natural timing)"))
     lines.push(
       "not shown (natural timing): a buggy kernel's window is too narrow to hit unwidened; no contradiction",
@@ -107,6 +111,9 @@ export function liveLines(r: StressResult, totalMs: number | null): string[] {
   const head =
     `stress ${formatNs(r.elapsedMs * 1e6)}${totalMs === null ? "" : ` of ${formatNs(totalMs * 1e6)}`}: ` +
     `${num(r.totals.trials)} trials, ${num(r.totals.trialsPerSecond)}/s, ` +
+    (r.resources.coresBusy !== undefined
+      ? `${r.resources.coresBusy.toFixed(2)} cores busy, `
+      : "") +
     `${r.totals.harnessErrors} harness error(s)`;
   const rows = r.cells.map((c) => [
     `  ${c.scenario}`,

@@ -81,6 +81,8 @@ export interface StressPlan {
   chunkTrials: number;
   checkpointMs: number;
   watchdogMs: number;
+  /** Each new machine runs its first cell this long, uncounted, before it counts (JIT warm-up). */
+  warmupMs?: number;
 }
 
 export interface RssSample {
@@ -121,6 +123,13 @@ export interface StressResult {
     /** SharedArrayBuffer bytes of one machine, per CPU count used. */
     bufferBytes: Record<string, number>;
     rss: RssSample[];
+    /**
+     * The process's CPU time (user + system, every thread) over the elapsed time: how many cores
+     * the run kept busy. Absent in merged results.
+     */
+    coresBusy?: number;
+    /** Cores of this host (os.availableParallelism()). */
+    cores?: number;
   };
   /** Set by `tlbrace merge`: the files merged, one per shard run. */
   merged?: { file: string; shard: Shard; seed: number; startedAt: string; partial: boolean }[];

@@ -29,10 +29,18 @@ export interface ScheduleOptions {
   deadline: number;
 }
 
+/** What the fleet takes its slices from (Schedule; bench scale has its own). */
+export interface WorkSource {
+  next(now: number): Unit | null;
+  retry(u: Unit): void;
+  quarantine(cell: number): void;
+  isQuarantined(cell: number): boolean;
+}
+
 /** A slice shorter than this is not worth a batch start. */
 const MIN_SLICE_MS = 20;
 
-export class Schedule {
+export class Schedule implements WorkSource {
   private readonly pending: Unit[] = [];
   private readonly nextSlice: number[];
   private readonly quarantined = new Set<number>();

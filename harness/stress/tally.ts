@@ -3,6 +3,7 @@
  * every checkpoint and at the end. Harness errors are kept apart: a failed slice adds nothing
  * to any cell.
  */
+import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { Layout } from "../../lib/machine/layout.js";
 import type { BatchStats } from "../machine.js";
@@ -36,6 +37,7 @@ export class Tally {
   readonly errors: HarnessError[] = [];
   private readonly rss: RssSample[] = [];
   private readonly t0 = performance.now();
+  private readonly cpu0 = process.cpuUsage();
   private readonly startedAt = new Date().toISOString();
   private readonly version = tlbraceVersion();
   droppedTrials = 0;
@@ -53,6 +55,13 @@ export class Tally {
   ) {
     this.cells = prepared.map((c) => emptyCell(c.scenario.name, c.kernel, c.expected));
     this.sampleRss();
+  }
+
+  /** CPU time of every thread of the process since the start, over the wall time. */
+  coresBusy(): number {
+    const u = process.cpuUsage(this.cpu0);
+    const wallUs = this.elapsedMs() * 1000;
+    return wallUs > 0 ? Math.round(((u.user + u.system) / wallUs) * 100) / 100 : 0;
   }
 
   elapsedMs(): number {
@@ -138,6 +147,8 @@ export class Tally {
       resources: {
         bufferBytes: Object.fromEntries(sizes.map((n) => [String(n), new Layout(n).bytes])),
         rss: [...this.rss],
+        coresBusy: this.coresBusy(),
+        cores: availableParallelism(),
       },
     };
     finishTotals(r);
