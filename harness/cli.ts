@@ -466,7 +466,7 @@ bench
       },
     ) => {
       const s = findScenario(name);
-      const kernel = o.kernel ?? (s.kernels[0] as string);
+      const kernel = o.kernel ?? s.kernels[0];
       resolveKernels(s, [kernel]);
       const r = await scaleBench(
         {
