@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ScaleBenchResult } from "../harness/bench/scale.js";
 import type { TrialsBenchResult } from "../harness/bench/trials.js";
 import type { WindowBenchResult } from "../harness/bench/window.js";
 import { WINDOW_DELAYS_US, WINDOW_OFFSETS_US } from "../harness/bench/window.js";
@@ -63,5 +64,34 @@ test.serial(
     t.true(scenarios.has("mremap-mkclean") && scenarios.has("mremap-thp"));
     t.is(r.rows.length, scenarios.size * 2, "each scenario on its two kernels");
     for (const x of r.rows) t.true(x.trials > 0 && x.trialsPerSecond > 0);
+  },
+);
+
+test.serial(
+  "bench scale --quick: a row per machine count; efficiency against one machine; cores busy and memory",
+  (t) => {
+    const r = bench("scale", "zap-mkclean", "--machines", "2") as ScaleBenchResult;
+    t.is(r.bench, "scale");
+    t.is(r.kernel, "v3.14", "the scenario's first kernel");
+    t.is(r.cpus, 2);
+    t.deepEqual(
+      r.rows.map((x) => [x.machines, x.threads]),
+      [
+        [1, 2],
+        [2, 4],
+      ],
+    );
+    const [one, two] = r.rows;
+    t.is(one?.efficiency, 1);
+    for (const x of r.rows) {
+      t.true(x.trials > 0 && x.trialsPerSecond > 0, `trials at ${x.machines} machine(s)`);
+      t.true(x.coresBusy > 0 && x.rssMiB > 0);
+      t.is(x.harnessErrors, 0);
+    }
+    t.is(
+      two?.efficiency,
+      Math.round(((two?.trialsPerSecond ?? 0) / (2 * (one?.trialsPerSecond ?? 1))) * 100) / 100,
+    );
+    t.true(r.bufferBytes > 1_000_000);
   },
 );
