@@ -338,12 +338,14 @@ export function formatExplore(r: ExploreResult, s: ScenarioSpec): string {
       ? `; ${r.sleepBlocked.toLocaleString("en-US")} cut short by sleep sets, ${r.races?.toLocaleString("en-US")} races`
       : "");
   const v = r.violation;
-  const tally = Object.entries(r.outcomes)
-    .sort((a, b) => b[1] - a[1])
-    .map(([label, n]) => `${label}: ${n.toLocaleString("en-US")}`)
-    .join(", ");
-  head += `\noutcomes (schedules): ${tally}`;
-  if (v !== null && r.violations > 1)
+  if (r.outcomes !== undefined) {
+    const tally = Object.entries(r.outcomes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([label, n]) => `${label}: ${n.toLocaleString("en-US")}`)
+      .join(", ");
+    head += `\noutcomes (schedules): ${tally}`;
+  }
+  if (v !== null && r.violations !== undefined && r.violations > 1)
     head += `\n${r.violations.toLocaleString("en-US")} schedules with a forbidden outcome${r.exhaustive ? ", search complete" : ""}; the first:`;
   if (v === null) {
     if (r.strategy === "dfs" && r.exhaustive)

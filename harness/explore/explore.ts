@@ -84,10 +84,13 @@ export interface ExploreResult {
   /** Steps in the longest schedule. */
   maxSteps: number;
   partial: boolean;
-  /** Schedules per final outcome (label as in `run`); forbidden ones are marked by the oracle. */
-  outcomes: Record<string, number>;
-  /** Schedules with a forbidden outcome (more than 1 only with keepGoing). */
-  violations: number;
+  /**
+   * Schedules per final outcome (label as in `run`). Absent in results written before the
+   * tally existed (the reference explorations of issue 5's first round).
+   */
+  outcomes?: Record<string, number>;
+  /** Schedules with a forbidden outcome (more than 1 only with keepGoing); absent as above. */
+  violations?: number;
   /** The first violation found. */
   violation: Violation | null;
 }
