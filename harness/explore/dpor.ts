@@ -1,16 +1,20 @@
 /**
- * The dpor strategy: dynamic partial-order reduction (Flanagan and Godefroid, POPL 2005) with
- * sleep sets (Godefroid 1996), over the explorer's controlled schedules, with no preemption bound.
+ * The dpor strategy: dynamic partial-order reduction with sleep sets, over the explorer's
+ * controlled schedules, with no preemption bound. The race rule is Source-DPOR's (Abdulla,
+ * Aronis, Jonsson and Sagonas, POPL 2014); sleep sets are Godefroid's (1996).
  *
  * Two steps of different CPUs are dependent when one writes a shared word the other touches
  * (footprints, lib/sched/footprint.ts). Two schedules that differ only in the order of adjacent
  * independent steps reach the same state, so the search runs one schedule per class (Mazurkiewicz
  * trace) of equivalent schedules, plus a few that a sleep set cuts short:
  *
- * - As each step e of CPU p runs, every earlier step of another CPU that e depends on and that
- *   does not happen before p's previous step is a race: p is added to the backtrack set of the
- *   decision that ran that step, so p is also tried there first. When p cannot be chosen there
- *   (or e was a forced IPI answer), every CPU enabled there is added.
+ * - As each step e of CPU p runs, every earlier step j of another CPU that e depends on, and that
+ *   happens before e only through that direct dependence, is a race. At the decision before j,
+ *   some CPU that can start the reversed order (an initial of the steps from there that do not
+ *   happen after j, then e) must be tried; if none is in the backtrack set yet, one is added.
+ *   When no CPU can start it by a choice (a forced IPI answer leads), every enabled CPU is added.
+ *   (Flanagan and Godefroid's rule, "add p", misses states once sleep sets are on: the fuzz test
+ *   in test/dpor.test.ts found one.)
  * - A CPU already explored at a decision sleeps in its later siblings until a step dependent with
  *   the one it would take runs: exploring it there would only repeat an explored class.
  *
