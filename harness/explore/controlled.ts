@@ -88,8 +88,11 @@ export interface ControlledOptions {
   observe?: (ev: StepEvent) => void;
 }
 
-/** Whether a and b touch a common word that at least one of them writes. */
-export function dependent(a: Footprint, b: Footprint): boolean {
+/**
+ * Whether a and b share a word that a writes, or (`eitherWrites`) that either of them writes.
+ * Both word lists are sorted: one merge walk.
+ */
+function shareWritten(a: Footprint, b: Footprint, eitherWrites: boolean): boolean {
   if (a.all || b.all) return true;
   const x = a.words;
   const y = b.words;
@@ -101,7 +104,7 @@ export function dependent(a: Footprint, b: Footprint): boolean {
     if (u < v) i++;
     else if (v < u) j++;
     else {
-      if (a.writes[i] === 1 || b.writes[j] === 1) return true;
+      if (a.writes[i] === 1 || (eitherWrites && b.writes[j] === 1)) return true;
       i++;
       j++;
     }
@@ -109,26 +112,11 @@ export function dependent(a: Footprint, b: Footprint): boolean {
   return false;
 }
 
+/** Whether a and b touch a common word that at least one of them writes. */
+export const dependent = (a: Footprint, b: Footprint): boolean => shareWritten(a, b, true);
+
 /** Whether `w` writes a word that `r` read (or touched). */
-export function writesInto(w: Footprint, r: Footprint): boolean {
-  if (w.all || r.all) return true;
-  const x = w.words;
-  const y = r.words;
-  let i = 0;
-  let j = 0;
-  while (i < x.length && j < y.length) {
-    const u = x[i] as number;
-    const v = y[j] as number;
-    if (u < v) i++;
-    else if (v < u) j++;
-    else {
-      if (w.writes[i] === 1) return true;
-      i++;
-      j++;
-    }
-  }
-  return false;
-}
+export const writesInto = (w: Footprint, r: Footprint): boolean => shareWritten(w, r, false);
 
 function readFootprint(mem: Int32Array, at: number): Footprint {
   const n = Atomics.load(mem, at + FP_COUNT);
