@@ -63,6 +63,11 @@ export interface BatchConfig {
   /** Injected delay per point id, in nanoseconds. */
   delaysNs: Map<number, number>;
   spinLimit?: number;
+  /**
+   * Injected delays sleep instead of spinning (default: when this machine's CPUs outnumber the
+   * cores; a fleet of machines that together outnumber them sets it).
+   */
+  sleepingDelays?: boolean;
   /** tlb_single_page_flush_ceiling of the modelled architecture (default: x86's 33). */
   flushCeiling?: number;
   /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (negative: before). */
@@ -216,7 +221,8 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_OFFSET_MAX_NS, cfg.fixedOffsetNs ?? cfg.offsetMaxNs);
     Atomics.store(mem, L.cfg + CFG_OFFSET_FIXED, cfg.fixedOffsetNs === undefined ? 0 : 1);
     Atomics.store(mem, L.cfg + CFG_SPIN_LIMIT, cfg.spinLimit ?? this.defaultSpinLimit());
-    Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, this.nrCpus > availableParallelism() ? 1 : 0);
+    const sleeping = cfg.sleepingDelays ?? this.nrCpus > availableParallelism();
+    Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, sleeping ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);
     Atomics.store(mem, L.cfg + CFG_CONTROLLED, cfg.controlled === true ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_TRACE, cfg.trace === true ? 1 : 0);

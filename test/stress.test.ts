@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rateInterval } from "../lib/stats/intervals.js";
@@ -10,13 +10,16 @@ import { formatRate, liveLines } from "../harness/stress/format.js";
 import { LiveView } from "../harness/stress/live.js";
 import {
   buildCells,
+  defaultMachines,
+  machineClasses,
   parseShard,
   shardTrials,
   sliceSeed,
+  type MachineClass,
   type Shard,
 } from "../harness/stress/plan.js";
 import { cellVerdict, type StressResult } from "../harness/stress/result.js";
-import { Schedule, type Unit } from "../harness/stress/schedule.js";
+import { Schedule, type Phase, type Unit } from "../harness/stress/schedule.js";
 
 const CLI = fileURLToPath(new URL("../harness/cli.js", import.meta.url));
 const tmp = (): string => mkdtempSync(join(tmpdir(), "tlbrace-stress-"));
@@ -147,10 +150,27 @@ test("sliceSeed: every shard, cell, slice and retry gets its own 32-bit seed", (
   );
 });
 
+/** One class of every cell, one machine at a time. */
+const oneClass = (cells: number): MachineClass[] => [
+  { cpus: 2, machines: 1, cells: Array.from({ length: cells }, (_, c) => c) },
+];
+
+/** Every unit of every phase (trial-count mode ends; a duration schedule would not). */
+function drain(s: Schedule): { phase: Phase; units: Unit[] }[] {
+  const out: { phase: Phase; units: Unit[] }[] = [];
+  for (let p = s.nextPhase(0); p !== null; p = s.nextPhase(0)) {
+    const units: Unit[] = [];
+    for (let u = p.next(0); u !== null; u = p.next(0)) units.push(u);
+    out.push({ phase: p, units });
+  }
+  return out;
+}
+
 test("Schedule (trials per cell): chunks cover the shard's share; retry reruns with a new seed; quarantine drops the rest", (t) => {
   const shard: Shard = { index: 1, count: 3 };
   const o = {
     cells: 3,
+    classes: oneClass(3),
     seed: 9,
     shard,
     trialsPerCell: 40_001,
@@ -158,9 +178,7 @@ test("Schedule (trials per cell): chunks cover the shard's share; retry reruns w
     sliceMs: 1000,
     deadline: 0,
   };
-  const s = new Schedule(o);
-  const units: Unit[] = [];
-  for (let u = s.next(0); u !== null; u = s.next(0)) units.push(u);
+  const units = drain(new Schedule(o)).flatMap((p) => p.units);
   for (let c = 0; c < 3; c++) {
     const mine = units.filter((u) => u.cell === c);
     t.is(
@@ -177,9 +195,10 @@ test("Schedule (trials per cell): chunks cover the shard's share; retry reruns w
   );
 
   const again = new Schedule(o);
-  const first = again.next(0) as Unit;
+  const phase = again.nextPhase(0) as Phase;
+  const first = phase.next(0) as Unit;
   again.retry(first);
-  const retried = again.next(0) as Unit;
+  const retried = phase.next(0) as Unit;
   t.is(retried.cell, first.cell);
   t.is(retried.trials, first.trials);
   t.is(retried.attempt, 1);
@@ -187,12 +206,17 @@ test("Schedule (trials per cell): chunks cover the shard's share; retry reruns w
   const left = shardTrials(40_001, shard, 0) - first.trials;
   t.is(again.quarantine(0), left, "the retried chunk was already taken");
   t.true(again.isQuarantined(0));
-  for (let u = again.next(0); u !== null; u = again.next(0)) t.not(u.cell, 0);
+  for (let u = phase.next(0); u !== null; u = phase.next(0)) t.not(u.cell, 0);
+  t.false(
+    drain(again).some((p) => p.units.some((u) => u.cell === 0)),
+    "no quarantined cell in later phases",
+  );
 });
 
 test("Schedule (duration): round-robin slices, none past the deadline, quarantined cells skipped", (t) => {
   const s = new Schedule({
     cells: 3,
+    classes: oneClass(3),
     seed: 1,
     shard: { index: 0, count: 1 },
     trialsPerCell: null,
@@ -200,9 +224,12 @@ test("Schedule (duration): round-robin slices, none past the deadline, quarantin
     sliceMs: 500,
     deadline: 1000,
   });
-  const a = [s.next(0), s.next(0), s.next(0), s.next(0)] as Unit[];
+  const p = s.nextPhase(0) as Phase;
+  const a = [p.next(0), p.next(0), p.next(0)] as Unit[];
+  t.is(p.next(0), null, "one slice per cell in a phase");
+  const b = (s.nextPhase(0) as Phase).next(0) as Unit;
   t.deepEqual(
-    a.map((u) => [u.cell, u.slice]),
+    [...a, b].map((u) => [u.cell, u.slice]),
     [
       [0, 0],
       [1, 0],
@@ -210,12 +237,83 @@ test("Schedule (duration): round-robin slices, none past the deadline, quarantin
       [0, 1],
     ],
   );
-  t.true(a.every((u) => u.trials === 0 && u.durationMs === 500));
-  t.is((s.next(800) as Unit).durationMs, 200, "cut at the deadline");
-  t.is(s.next(990), null, "too close to the deadline");
+  t.true([...a, b].every((u) => u.trials === 0 && u.durationMs === 500));
+  const q = s.nextPhase(800) as Phase;
+  t.is((q.next(800) as Unit).durationMs, 200, "cut at the deadline");
+  t.is(q.next(990), null, "too close to the deadline");
+  t.is(s.nextPhase(990), null, "no phase that close to the deadline");
   s.quarantine(2);
-  const cells = [s.next(0), s.next(0), s.next(0)].map((u) => u?.cell);
+  const r = s.nextPhase(0) as Phase;
+  const cells = [r.next(0), r.next(0), r.next(0)].map((u) => u?.cell);
   t.false(cells.includes(2));
+});
+
+test("machineClasses: one machine per core for machines with more CPUs than cores; floor(cores / CPUs) otherwise; --machines for all", (t) => {
+  t.is(defaultMachines(2, 2), 1);
+  t.is(defaultMachines(2, 3), 2, "a 3-CPU machine on 2 cores sleeps in its delays");
+  t.is(defaultMachines(64, 3), 21);
+  t.is(defaultMachines(1, 2), 1);
+  const sizes = [3, 3, 2, 2, 3];
+  t.deepEqual(machineClasses(sizes, 2, null), [
+    { cpus: 3, machines: 2, cells: [0, 1, 4] },
+    { cpus: 2, machines: 1, cells: [2, 3] },
+  ]);
+  t.deepEqual(
+    machineClasses(sizes, 2, 4).map((c) => c.machines),
+    [4, 4],
+  );
+});
+
+test("Schedule (classes): phases take turns by machine size, each fills its machines, and the shards' totals stay exact", (t) => {
+  const classes = machineClasses([3, 2, 3, 2, 3], 2, null);
+  const shard: Shard = { index: 0, count: 2 };
+  const s = new Schedule({
+    cells: 5,
+    classes,
+    seed: 3,
+    shard,
+    trialsPerCell: 23_000,
+    chunkTrials: 5000,
+    sliceMs: 1000,
+    deadline: 0,
+  });
+  const phases = drain(s);
+  t.deepEqual(
+    phases.slice(0, 2).map((p) => [p.phase.cpus, p.phase.machines, p.units.map((u) => u.cell)]),
+    [
+      [3, 2, [0, 2, 4, 0]],
+      [2, 1, [1, 3]],
+    ],
+    "the 3-CPU phase gives 4 slices (a multiple of its 2 machines); the 2-CPU phase one per cell",
+  );
+  for (const p of phases) {
+    const cls = classes.find((c) => c.cpus === p.phase.cpus) as MachineClass;
+    t.true(p.units.every((u) => cls.cells.includes(u.cell)));
+  }
+  for (let c = 0; c < 5; c++)
+    t.is(
+      phases
+        .flatMap((p) => p.units)
+        .filter((u) => u.cell === c)
+        .reduce((a, u) => a + u.trials, 0),
+      shardTrials(23_000, shard, c),
+    );
+  t.throws(
+    () =>
+      new Schedule({
+        ...{
+          cells: 2,
+          seed: 1,
+          shard,
+          trialsPerCell: null,
+          chunkTrials: 1,
+          sliceMs: 1,
+          deadline: 1,
+        },
+        classes: oneClass(1),
+      }),
+    { message: /every cell exactly once/ },
+  );
 });
 
 test("cellVerdict: fixed kernels must stay clean; buggy ones must lose when widened, not at natural timing", (t) => {
@@ -265,6 +363,58 @@ function shardRuns(t: ExecutionContext): string {
   shardDir = dir;
   return dir;
 }
+
+test.serial(
+  "machines of two sizes take turns, each size with its own count; every trial is counted once",
+  (t) => {
+    const dir = tmp();
+    const out = join(dir, "mixed.json");
+    const r = tlbrace([
+      "stress",
+      "--scenario",
+      "mremap-mkclean",
+      "--scenario",
+      "mremap-truncate-uaf",
+      "--trials-per-cell",
+      "2500",
+      "--seed",
+      "5",
+      "--out",
+      out,
+    ]);
+    const res = read(out);
+    exitMatches(t, r, res);
+    const cores = availableParallelism();
+    t.deepEqual(res.plan.machinesByCpus, {
+      "2": defaultMachines(cores, 2),
+      "3": defaultMachines(cores, 3),
+    });
+    t.is(res.plan.machines, Math.max(defaultMachines(cores, 2), defaultMachines(cores, 3)));
+    t.true(res.cells.every((c) => c.trials === 2500));
+    t.is(res.totals.harnessErrors, 0);
+    t.regex(
+      r.stdout,
+      new RegExp(
+        `${defaultMachines(cores, 2)} machines? of 2 CPUs, then ${defaultMachines(cores, 3)} of 3 CPUs`,
+      ),
+    );
+    const forced = tlbrace([
+      "stress",
+      "--scenario",
+      "mremap-truncate-uaf",
+      "--trials-per-cell",
+      "1000",
+      "--machines",
+      "3",
+      "--out",
+      join(dir, "forced.json"),
+    ]);
+    const f = read(join(dir, "forced.json"));
+    exitMatches(t, forced, f);
+    t.deepEqual(f.plan.machinesByCpus, { "3": 3 });
+    t.true(f.cells.every((c) => c.trials === 1000));
+  },
+);
 
 test.serial("three shards merged equal one unsharded run in totals; rates carry intervals", (t) => {
   const dir = shardRuns(t);

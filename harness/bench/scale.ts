@@ -15,7 +15,7 @@ import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { runFleet } from "../stress/fleet.js";
 import { buildCells, sliceSeed } from "../stress/plan.js";
 import { prepareCells } from "../stress/prepare.js";
-import type { Unit, WorkSource } from "../stress/schedule.js";
+import type { Phase, Unit, WorkSource } from "../stress/schedule.js";
 import { SILENT, type BenchControl } from "./control.js";
 
 export interface ScaleRow {
@@ -60,15 +60,27 @@ export interface ScaleOptions {
   command: string;
 }
 
-/** One cell, round-robin slices, until told to stop; remembers which slices count. */
+/** One cell, one phase of M machines, slices until told to stop; remembers which slices count. */
 class ScaleWork implements WorkSource {
   private slice = 0;
+  private started = false;
   /** performance.now() from which slices count (Infinity: still warming up). */
   countFrom = Infinity;
   deadline = Infinity;
   readonly counted = new Set<Unit>();
 
-  next(now: number): Unit | null {
+  constructor(
+    private readonly cpus: number,
+    private readonly machines: number,
+  ) {}
+
+  nextPhase(): Phase | null {
+    if (this.started) return null;
+    this.started = true;
+    return { cpus: this.cpus, machines: this.machines, next: (now) => this.next(now) };
+  }
+
+  private next(now: number): Unit | null {
     if (now >= this.deadline) return null;
     const u: Unit = {
       cell: 0,
@@ -96,7 +108,7 @@ async function point(
   stop: Promise<void>,
 ): Promise<Omit<ScaleRow, "efficiency">> {
   const cells = prepareCells(buildCells([o.scenario], [o.kernel]), "natural");
-  const work = new ScaleWork();
+  const work = new ScaleWork(o.scenario.cpus.length, machines);
   let trials = 0;
   let errors = 0;
   // The clock starts once every machine has warmed up and run one slice; only slices handed
@@ -107,8 +119,6 @@ async function point(
   await runFleet({
     cells,
     schedule: work,
-    machines,
-    cpus: null,
     watchdogMs: 10_000,
     warmupMs: o.warmupSeconds * 1000,
     stopRequested: stop,

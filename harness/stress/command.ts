@@ -14,10 +14,10 @@ import { builtinScenarios, findScenario, loadScenarioFile } from "../scenarios.j
 import { Checkpointer } from "./checkpoint.js";
 import { FAULT_ENV, parseFaultHooks } from "./faults.js";
 import { QUARANTINE_AFTER, runFleet } from "./fleet.js";
-import { checkpointLine, formatError, formatStress, liveLines } from "./format.js";
+import { checkpointLine, formatError, formatStress, liveLines, machinesText } from "./format.js";
 import { LiveView } from "./live.js";
 import { mergeNote, mergeResults } from "./merge.js";
-import { buildCells, defaultMachines, parseShard, type Shard } from "./plan.js";
+import { buildCells, machineClasses, parseShard, type Shard } from "./plan.js";
 import { prepareCells, scenarioVersion } from "./prepare.js";
 import type { Mode, StressPlan } from "./result.js";
 import { Schedule } from "./schedule.js";
@@ -90,11 +90,14 @@ async function stress(o: StressFlags): Promise<void> {
   const shard: Shard = parseShard(o.shard);
   const trialsPerCell =
     o.trialsPerCell === undefined ? null : parseCount(o.trialsPerCell, "--trials-per-cell");
+  const classes = machineClasses(
+    cells.map((c) => cpus ?? c.scenario.cpus.length),
+    availableParallelism(),
+    o.machines === undefined ? null : parseCount(o.machines, "--machines", 1, 1024),
+  );
   const plan: StressPlan = {
-    machines:
-      o.machines === undefined
-        ? defaultMachines(availableParallelism(), cpus ?? need)
-        : parseCount(o.machines, "--machines", 1, 1024),
+    machines: Math.max(...classes.map((c) => c.machines)),
+    machinesByCpus: Object.fromEntries(classes.map((c) => [String(c.cpus), c.machines])),
     cpus,
     durationMs: trialsPerCell === null ? durationMs(o.duration ?? "1m", "--duration", 100) : null,
     trialsPerCell,
@@ -134,7 +137,7 @@ async function stress(o: StressFlags): Promise<void> {
   const out = new Checkpointer(path, say);
   out.first(tally.result("running"));
   quietSay(
-    `stress: ${cells.length} cells on ${plan.machines} machine(s), ${mode}, seed ${seed}, shard ${shard.index}/${shard.count} -> ${path}`,
+    `stress: ${cells.length} cells on ${machinesText(plan)}, ${mode}, seed ${seed}, shard ${shard.index}/${shard.count} -> ${path}`,
   );
 
   const stopRequested = stopOnSignals(say);
@@ -142,6 +145,7 @@ async function stress(o: StressFlags): Promise<void> {
   void stopRequested.then(() => (stopped = true));
   const schedule = new Schedule({
     cells: cells.length,
+    classes,
     seed,
     shard,
     trialsPerCell,
@@ -163,8 +167,6 @@ async function stress(o: StressFlags): Promise<void> {
     await runFleet({
       cells: prepared,
       schedule,
-      machines: plan.machines,
-      cpus,
       watchdogMs: plan.watchdogMs,
       warmupMs: plan.warmupMs ?? 0,
       stopRequested,
@@ -214,7 +216,10 @@ export function registerStress(program: Command): void {
       "how long to run (default 1m; e.g. 60s, 1h; bare numbers are seconds)",
     )
     .option("--trials-per-cell <n>", "run exactly this many trials per cell, over all shards")
-    .option("--machines <n>", "machines running at once (default: floor(cores / CPUs per machine))")
+    .option(
+      "--machines <n>",
+      "machines running at once, for each machine size (default: floor(cores / CPUs), or one per core when a machine has more CPUs than cores)",
+    )
     .option("--cpus <n>", "CPUs per machine (default: what each scenario needs)")
     .option("--widened", "widen every window with the scenario's delays (the default)")
     .option("--natural", "no injected delays: buggy kernels may then show nothing")

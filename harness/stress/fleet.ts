@@ -1,8 +1,9 @@
 /**
- * M modelled machines running at once, each in its own slot: a slot takes the next slice from
- * the schedule, runs it on a machine of the size the cell needs (kept for the slot's later
- * slices), and hands the counts on. A machine that fails (a CPU throws, a worker dies, the
- * watchdog fires) is reported, closed by force and replaced; the slot goes on.
+ * Modelled machines running at once, a phase at a time: the schedule's phase names a machine
+ * size and how many run at once, and each of that many slots takes the phase's next slice, runs
+ * it on a machine of that size (kept for the slot's later slices), and hands the counts on. The
+ * next phase starts when every slot has ended this one. A machine that fails (a CPU throws, a
+ * worker dies, the watchdog fires) is reported, closed by force and replaced; the slot goes on.
  */
 import { availableParallelism } from "node:os";
 import { ST_TRIALS } from "../../lib/machine/layout.js";
@@ -18,14 +19,12 @@ import {
 } from "./faults.js";
 import type { PreparedCell } from "./prepare.js";
 import type { HarnessError } from "./result.js";
-import type { Unit, WorkSource } from "./schedule.js";
+import type { Phase, Unit, WorkSource } from "./schedule.js";
 
 export interface FleetOptions {
   cells: PreparedCell[];
+  /** The phases of work: which cells, on machines of which size, how many at once. */
   schedule: WorkSource;
-  machines: number;
-  /** CPUs per machine; null: the cell's own need. */
-  cpus: number | null;
   watchdogMs: number;
   /** A new machine's uncounted first run, in ms (0: none). */
   warmupMs?: number;
@@ -83,6 +82,14 @@ function describe(e: unknown, cell: PreparedCell) {
   };
 }
 
+/** One of the machines running at once: it keeps a machine of each size it has run. */
+interface Slot {
+  id: number;
+  machines: Map<number, Live>;
+  /** Slices taken over the slot's life, across phases and replaced machines. */
+  slices: number;
+}
+
 export async function runFleet(o: FleetOptions): Promise<void> {
   const running = new Set<Machine>();
   let stopping = false;
@@ -91,101 +98,120 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     for (const m of running) m.stop();
   });
   const failures = new Array<number>(o.cells.length).fill(0);
-  // A machine sizes its spinning for its own CPUs alone. When the fleet's threads outnumber the
-  // cores, use the short spin a machine uses when oversubscribed by itself (~5 us, then park):
-  // a long spinner keeps the CPU it waits for off its core.
-  const oversubscribed =
-    o.machines * Math.max(...o.cells.map((c) => o.cpus ?? c.cpus)) > availableParallelism();
+  const cores = availableParallelism();
 
-  const slot = async (id: number): Promise<void> => {
-    const machines = new Map<number, Live>();
-    let slices = 0;
-    try {
-      while (!stopping) {
-        const u = o.schedule.next(performance.now());
-        if (u === null) break;
-        const cell = o.cells[u.cell] as PreparedCell;
-        const size = o.cpus ?? cell.cpus;
-        const hook = o.faults?.find((f) => f.slot === id && f.slice === slices);
-        slices++;
-        let live = machines.get(size);
-        try {
-          const fresh = live === undefined;
-          if (live === undefined) {
-            live = await startMachine(size);
-            machines.set(size, live);
-          }
-          const { m } = live;
-          const spinLimit = oversubscribed
-            ? Math.max(1000, Math.round(5000 * m.spinsPerNs))
-            : undefined;
-          if (fresh && (o.warmupMs ?? 0) > 0 && !stopping) {
-            // Uncounted: the JIT compiles the trial loop before any trial counts.
-            m.load(cell.image);
-            running.add(m);
-            const warm = m.run(
-              { ...cell.batch, seed: u.seed, trials: 0, durationMs: o.warmupMs ?? 0, spinLimit },
-              o.watchdogMs,
-            );
-            warm.catch(() => undefined);
-            await Promise.race([warm, live.watch.died]);
-            running.delete(m);
-          }
-          m.load(
-            hook?.kind === "throw" || hook?.kind === "stall"
-              ? faultyImage(cell.image, hook.kind)
-              : cell.image,
-          );
-          if (hook?.kind === "kill") killWorkerLater(m, 1, 100);
+  /** Run the phase's slices on one slot until the phase is over. */
+  const drain = async (slot: Slot, phase: Phase): Promise<void> => {
+    const size = phase.cpus;
+    // A machine sizes its spinning and its delays for its own CPUs alone. When the phase's
+    // threads outnumber the cores, every machine uses the short spin (~5 us, then park) and
+    // sleeping delays a machine uses when oversubscribed by itself: a spinner keeps the CPU it
+    // waits for off its core.
+    const oversubscribed = phase.machines * size > cores;
+    while (!stopping) {
+      const u = phase.next(performance.now());
+      if (u === null) break;
+      const cell = o.cells[u.cell] as PreparedCell;
+      const hook = o.faults?.find((f) => f.slot === slot.id && f.slice === slot.slices);
+      slot.slices++;
+      let live = slot.machines.get(size);
+      try {
+        const fresh = live === undefined;
+        if (live === undefined) {
+          live = await startMachine(size);
+          slot.machines.set(size, live);
+        }
+        const { m } = live;
+        const spinLimit = oversubscribed
+          ? Math.max(1000, Math.round(5000 * m.spinsPerNs))
+          : undefined;
+        const sleepingDelays = oversubscribed ? true : undefined;
+        if (fresh && (o.warmupMs ?? 0) > 0 && !stopping) {
+          // Uncounted: the JIT compiles the trial loop before any trial counts.
+          m.load(cell.image);
           running.add(m);
-          if (stopping) m.stop();
-          const batch = m.run(
+          const warm = m.run(
             {
               ...cell.batch,
               seed: u.seed,
-              trials: u.trials,
-              durationMs: u.durationMs,
+              trials: 0,
+              durationMs: o.warmupMs ?? 0,
               spinLimit,
+              sleepingDelays,
             },
             o.watchdogMs,
           );
-          batch.catch(() => undefined); // a death wins the race below; the batch then never ends well
-          const stats = await Promise.race([batch, live.watch.died]);
+          warm.catch(() => undefined);
+          await Promise.race([warm, live.watch.died]);
           running.delete(m);
-          failures[u.cell] = 0;
-          o.onSlice(u, stats);
-        } catch (e) {
-          const trial =
-            live === undefined ? null : Atomics.load(live.m.mem, live.m.L.stats + ST_TRIALS);
-          if (live !== undefined) {
-            running.delete(live.m);
-            machines.delete(size);
-            live.watch.dispose();
-            await live.m.close(true);
-          }
-          o.schedule.retry(u);
-          const quarantined =
-            ++(failures[u.cell] as number) >= QUARANTINE_AFTER && !o.schedule.isQuarantined(u.cell);
-          if (quarantined) o.schedule.quarantine(u.cell);
-          o.onError(
-            {
-              ...describe(e, cell),
-              scenario: cell.scenario.name,
-              kernel: cell.kernel,
-              seed: u.seed,
-              trial,
-              slot: id,
-            },
-            quarantined,
-          );
         }
+        m.load(
+          hook?.kind === "throw" || hook?.kind === "stall"
+            ? faultyImage(cell.image, hook.kind)
+            : cell.image,
+        );
+        if (hook?.kind === "kill") killWorkerLater(m, 1, 100);
+        running.add(m);
+        if (stopping) m.stop();
+        const batch = m.run(
+          {
+            ...cell.batch,
+            seed: u.seed,
+            trials: u.trials,
+            durationMs: u.durationMs,
+            spinLimit,
+            sleepingDelays,
+          },
+          o.watchdogMs,
+        );
+        batch.catch(() => undefined); // a death wins the race below; the batch then never ends well
+        const stats = await Promise.race([batch, live.watch.died]);
+        running.delete(m);
+        failures[u.cell] = 0;
+        o.onSlice(u, stats);
+      } catch (e) {
+        const trial =
+          live === undefined ? null : Atomics.load(live.m.mem, live.m.L.stats + ST_TRIALS);
+        if (live !== undefined) {
+          running.delete(live.m);
+          slot.machines.delete(size);
+          live.watch.dispose();
+          await live.m.close(true);
+        }
+        o.schedule.retry(u);
+        const quarantined =
+          ++(failures[u.cell] as number) >= QUARANTINE_AFTER && !o.schedule.isQuarantined(u.cell);
+        if (quarantined) o.schedule.quarantine(u.cell);
+        o.onError(
+          {
+            ...describe(e, cell),
+            scenario: cell.scenario.name,
+            kernel: cell.kernel,
+            seed: u.seed,
+            trial,
+            slot: slot.id,
+          },
+          quarantined,
+        );
       }
-    } finally {
-      for (const live of machines.values()) {
+    }
+  };
+
+  const slots: Slot[] = [];
+  try {
+    while (!stopping) {
+      const phase = o.schedule.nextPhase(performance.now());
+      if (phase === null) break;
+      while (slots.length < phase.machines)
+        slots.push({ id: slots.length, machines: new Map(), slices: 0 });
+      await Promise.all(slots.slice(0, phase.machines).map((s) => drain(s, phase)));
+    }
+  } finally {
+    for (const s of slots) {
+      for (const live of s.machines.values()) {
         live.watch.dispose();
         await live.m.close();
       }
     }
-  };
-  await Promise.all(Array.from({ length: o.machines }, (_, i) => slot(i)));
+  }
 }

@@ -2,7 +2,7 @@
 import type { RateInterval } from "../../lib/stats/intervals.js";
 import { formatNs } from "../../lib/units.js";
 import { table } from "../format.js";
-import type { HarnessError, StressResult } from "./result.js";
+import type { HarnessError, StressPlan, StressResult } from "./result.js";
 
 const num = (n: number): string => n.toLocaleString("en-US");
 
@@ -34,10 +34,23 @@ const EXPECTED = {
   either: "either (residual)",
 };
 
+/** "1 machine of 2 CPUs, then 2 of 3 CPUs", or "M machine(s) of C CPUs" in older results. */
+export function machinesText(plan: StressPlan): string {
+  const by = Object.entries(plan.machinesByCpus ?? {});
+  if (by.length === 0)
+    return `${plan.machines} machine(s) of ${plan.cpus ?? "each scenario's"} CPUs`;
+  return by
+    .map(
+      ([cpus, m], i) =>
+        `${m}${i === 0 ? (m === 1 ? " machine" : " machines") : ""} of ${cpus} CPUs`,
+    )
+    .join(", then ");
+}
+
 export function formatStress(r: StressResult): string {
   const head =
     `stress: ${r.cells.length} cells, ${r.mode === "widened" ? "windows widened" : "natural timing"}, ` +
-    `${r.plan.machines} machine(s) of ${r.plan.cpus ?? "each scenario's"} CPUs, ` +
+    `${machinesText(r.plan)}, ` +
     (r.merged !== undefined
       ? `${r.merged.length} shard runs merged, `
       : `shard ${r.shard.index}/${r.shard.count}, seed ${r.seed}, `) +

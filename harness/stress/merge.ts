@@ -100,6 +100,7 @@ export function mergeResults(paths: string[], command: string): StressResult {
     plan: {
       ...first.r.plan,
       machines: files.reduce((s, f) => s + f.r.plan.machines, 0),
+      machinesByCpus: sumByCpus(files.map((f) => f.r.plan.machinesByCpus)),
       durationMs:
         first.r.plan.durationMs === null
           ? null
@@ -138,4 +139,14 @@ export function mergeNote(r: StressResult): string {
     `merged ${m.length} file(s): shard(s) ${have.join(", ")} of ${count}` +
     (missing.length > 0 ? `; MISSING shard(s) ${missing.join(", ")}: the totals are partial` : "")
   );
+}
+
+/** The hosts' machines of each size, added up (undefined when a file predates sizes). */
+function sumByCpus(
+  all: (Record<string, number> | undefined)[],
+): Record<string, number> | undefined {
+  if (all.some((x) => x === undefined)) return undefined;
+  const sum: Record<string, number> = {};
+  for (const x of all) for (const [k, v] of Object.entries(x ?? {})) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }

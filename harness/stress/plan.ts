@@ -62,12 +62,48 @@ export function buildCells(
 }
 
 /**
- * Machines that give every core one CPU without oversubscribing: floor(cores / CPUs per
- * machine), at least 1. Machines share the cores, and each sizes its spinning for a core per
- * CPU, so more threads than cores only makes spinners steal time from lock holders.
+ * Default machines of one size: enough to give every core one CPU.
+ * - A machine whose CPUs each have a core (cpus <= cores) spins while it waits, so it keeps
+ *   cpus cores busy: floor(cores / cpus) machines, at least 1. More threads than cores would
+ *   make spinners steal time from lock holders and close the windows being measured.
+ * - A machine with more CPUs than cores sleeps in its widening delays and parks its waiters
+ *   (Machine.run), so it keeps about one core busy (0.73 to 0.99 measured for the 3-CPU
+ *   scenarios on 2 cores): one machine per core.
  */
 export function defaultMachines(cores: number, cpusPerMachine: number): number {
+  if (cpusPerMachine > cores) return Math.max(1, cores);
   return Math.max(1, Math.floor(cores / cpusPerMachine));
+}
+
+/** The cells that run on machines of one size, and how many such machines run at once. */
+export interface MachineClass {
+  cpus: number;
+  machines: number;
+  /** Indices into the cell list, in order. */
+  cells: number[];
+}
+
+/**
+ * Group the cells by the size of machine they run on (`sizes[cell]`), in order of first
+ * appearance. Each class runs `machines` machines at once, or its default when that is null.
+ * The classes take turns: machines of two sizes never run together, so a 2-CPU machine that
+ * needs both cores is not squeezed by a 3-CPU one.
+ */
+export function machineClasses(
+  sizes: number[],
+  cores: number,
+  machines: number | null,
+): MachineClass[] {
+  const classes: MachineClass[] = [];
+  sizes.forEach((cpus, cell) => {
+    let c = classes.find((x) => x.cpus === cpus);
+    if (c === undefined) {
+      c = { cpus, machines: machines ?? defaultMachines(cores, cpus), cells: [] };
+      classes.push(c);
+    }
+    c.cells.push(cell);
+  });
+  return classes;
 }
 
 /**

@@ -72,7 +72,13 @@ export interface ScenarioVersion {
 }
 
 export interface StressPlan {
+  /** The most machines running at once. */
   machines: number;
+  /**
+   * Machines at once for each machine size (CPUs); the sizes take turns. Absent in results
+   * written before sizes took turns, where every size ran `machines` machines.
+   */
+  machinesByCpus?: Record<string, number>;
   /** CPUs per machine, or null: each cell on a machine of the size its scenario needs. */
   cpus: number | null;
   durationMs: number | null;
