@@ -308,8 +308,12 @@ test("dpor covers every outcome that dfs reaches, and verifies the fix on zap-mk
     "--out",
     fOut,
   ]);
-  t.is(d.status, 0, d.stderr);
-  t.is(f.status, 0, f.stderr);
+  // On failure, say why in full: the exit code, a signal or spawn timeout, and the end of both
+  // streams (one failure of this test, seen once, left no more than a stage line behind).
+  const why = (r: typeof d): string =>
+    `exit ${r.status}, signal ${r.signal}${r.error ? `, ${r.error.message}` : ""}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`;
+  t.is(d.status, 0, why(d));
+  t.is(f.status, 0, why(f));
   t.regex(d.stdout, /no violation in any interleaving/);
   const dr = JSON.parse(readFileSync(dOut, "utf8")) as ExploreResult;
   const fr = JSON.parse(readFileSync(fOut, "utf8")) as ExploreResult;
