@@ -13,7 +13,10 @@ import type { TrialsBenchResult } from "./bench/trials.js";
 import { formatTrialsBench } from "./bench/trials.js";
 import type { WindowBenchResult } from "./bench/window.js";
 import { formatMatrix, type MatrixResult } from "./matrix.js";
-import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import { formatScaleBench, type ScaleBenchResult } from "./bench/scale.js";
+import { flushCharts, mixedChart, mremapCharts, scaleChart, windowCharts } from "./plot/charts.js";
+import { formatStress } from "./stress/format.js";
+import type { StressResult } from "./stress/result.js";
 import { formatMixedBench, type MixedBenchResult } from "./bench/mixed.js";
 import { findScenario } from "./scenarios.js";
 import { formatWindowBench } from "./bench/window.js";
@@ -136,6 +139,30 @@ export function buildReport(dir: string): { html: string; sections: number } {
       machine: machineLine(r.machine),
       charts: [],
       text: formatTrialsBench(r),
+    });
+  }
+  const sc = latest(dir, "bench-scale");
+  if (sc !== undefined) {
+    const r = read<ScaleBenchResult>(sc);
+    sections.push({
+      title: "How stress scales with machines",
+      file: sc,
+      command: r.command,
+      machine: machineLine(r.machine),
+      charts: [scaleChart(r)],
+      text: formatScaleBench(r),
+    });
+  }
+  const st = latest(dir, "stress");
+  if (st !== undefined) {
+    const r = read<StressResult>(st);
+    sections.push({
+      title: `A stress campaign: ${r.cells.length} cells`,
+      file: st,
+      command: r.command,
+      machine: machineLine(r.machine),
+      charts: [],
+      text: formatStress(r),
     });
   }
   const body = sections

@@ -51,20 +51,29 @@ test("report: gathers the reference results into one page with inline charts", (
     ["bench-window-mremap-mkclean.json", "bench-window-mremap-mkclean"],
     ["bench-trials.json", "bench-trials"],
     ["matrix-2000.json", "matrix"],
+    ["bench-scale.json", "bench-scale"],
+    ["stress-soak-20m.json", "stress"],
   ]) {
     copyFileSync(join(ref, f as string), join(dir, `${kind}-2026-01-01.json`));
   }
   const r = buildReport(dir);
-  t.is(r.sections, 6);
+  t.is(r.sections, 8);
   t.true(r.html.startsWith("<!doctype html>"));
-  t.is(r.html.match(/<svg /g)?.length, 3 + 2 + 1 + 2, "flush 3, mremap 2, mixed 1, window 2");
+  t.is(
+    r.html.match(/<svg /g)?.length,
+    3 + 2 + 1 + 2 + 1,
+    "flush 3, mremap 2, mixed 1, window 2, scale 1",
+  );
+  t.regex(r.html, /Stress scaling: mremap-mkclean/);
+  t.regex(r.html, /A stress campaign: 56 cells/);
+  t.regex(r.html, /every cell agrees with its expected verdict/);
   t.regex(r.html, /every cell matches kernel history/);
   t.regex(r.html, /Latency histogram/);
   t.regex(r.html, /Shootdown latency vs target CPUs/);
   t.is(buildReport(join(dir, "none")).sections, 0, "no results: an empty report, not a crash");
   t.is(
     buildReport(ref).sections,
-    7,
+    9,
     "the reference directory's own names work too (and its exploration)",
   );
 });

@@ -4,6 +4,7 @@ import type { FlushBenchResult } from "../bench/flush.js";
 import type { MixedBenchResult } from "../bench/mixed.js";
 import type { MremapBenchResult } from "../bench/mremap.js";
 import type { WindowBenchResult } from "../bench/window.js";
+import type { ScaleBenchResult } from "../bench/scale.js";
 import { lineChart, shortNumber } from "./svg.js";
 
 const targetsName = (n: number | string): string => `${n} target${String(n) === "1" ? "" : "s"}`;
@@ -165,4 +166,19 @@ export function windowCharts(r: WindowBenchResult): { delay: string; offset: str
       "CPU 1 starts this long after CPU 0 (us)",
     ),
   };
+}
+
+/** bench scale: trials/s against machines, beside the linear scaling of the 1-machine rate. */
+export function scaleChart(r: ScaleBenchResult): string {
+  const one = r.rows.find((x) => x.machines === 1)?.trialsPerSecond ?? 0;
+  return lineChart({
+    title: `Stress scaling: ${r.scenario} on ${r.kernel}, machines of ${r.cpus} CPUs on ${r.cores} cores`,
+    xLabel: "machines running at once",
+    yLabel: "trials/s",
+    xFormat: (v) => (Number.isInteger(v) ? String(v) : ""),
+    series: [
+      { name: "measured", points: r.rows.map((x) => [x.machines, x.trialsPerSecond]) },
+      { name: "linear", points: r.rows.map((x) => [x.machines, x.machines * one]) },
+    ],
+  });
 }
