@@ -439,13 +439,14 @@ bench
 bench
   .command("scale")
   .description(
-    "stress scaling: trials/s, efficiency, cores busy and memory for 1..N machines running at once",
+    "stress scaling: trials/s, efficiency, forbidden outcomes/s, cores busy and memory for 1..N machines running at once",
   )
   .argument("[scenario]", "built-in scenario", "mremap-mkclean")
   .option("--kernel <name>", "kernel variant (default: the scenario's first)")
   .option("--machines <n>", "up to this many machines (default: the core count, at least 2)")
   .option("--seconds <n>", "counted seconds per point", "10")
   .option("--warmup <n>", "uncounted seconds each machine runs first", "1")
+  .option("--widened", "widen the scenario's windows with its delays (default: natural timing)")
   .option("--quick", "2 s per point, 0.5 s warm-up")
   .option("--json", "print the result JSON on stdout and nothing else")
   .option(
@@ -460,6 +461,7 @@ bench
         machines?: string;
         seconds: string;
         warmup: string;
+        widened?: boolean;
         quick?: boolean;
         json?: boolean;
         out?: string;
@@ -472,6 +474,7 @@ bench
         {
           scenario: s,
           kernel,
+          mode: o.widened === true ? "widened" : "natural",
           maxMachines:
             o.machines === undefined
               ? Math.max(2, availableParallelism())

@@ -93,5 +93,38 @@ test.serial(
       Math.round(((two?.trialsPerSecond ?? 0) / (2 * (one?.trialsPerSecond ?? 1))) * 100) / 100,
     );
     t.true(r.bufferBytes > 1_000_000);
+    t.is(r.mode, "natural");
+  },
+);
+
+test.serial(
+  "bench scale --widened --quick: forbidden outcomes per second beside trials/s; a fixed kernel finds none",
+  (t) => {
+    const buggy = bench(
+      "scale",
+      "zap-mkclean-rmap",
+      "--widened",
+      "--machines",
+      "1",
+    ) as ScaleBenchResult;
+    t.is(buggy.mode, "widened");
+    const [row] = buggy.rows;
+    t.truthy(row);
+    t.true((row?.forbidden ?? 0) > 0, "1cf35d47712d loses writes with its window widened");
+    // Per second of the counted wall time (seconds is that time, rounded to the millisecond).
+    const perSecond = (row?.forbidden ?? 0) / (row?.seconds ?? 1);
+    t.true(Math.abs((row?.forbiddenPerSecond ?? -10) - perSecond) <= 1, `${perSecond}/s`);
+    const fixed = bench(
+      "scale",
+      "zap-mkclean-rmap",
+      "--widened",
+      "--kernel",
+      "5df397dec7c4",
+      "--machines",
+      "1",
+    ) as ScaleBenchResult;
+    t.true((fixed.rows[0]?.trials ?? 0) > 0);
+    t.is(fixed.rows[0]?.forbidden, 0);
+    t.is(fixed.rows[0]?.forbiddenPerSecond, 0);
   },
 );

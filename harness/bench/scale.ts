@@ -1,11 +1,13 @@
 /**
  * `tlbrace bench scale`: how stress scales with machines. For M = 1 .. max, M independent
- * machines of C CPUs run one scenario x kernel cell at once (the stress fleet, natural timing,
- * each machine warmed up first), and the bench reports trials/s, the efficiency against M times
- * one machine's rate, how many cores the process kept busy (CPU time over wall time) and its
+ * machines of C CPUs run one scenario x kernel cell at once (the stress fleet, natural timing
+ * or widened windows, each machine warmed up first), and the bench reports trials/s, the
+ * efficiency against M times one machine's rate, forbidden outcomes per second (the races a
+ * campaign finds), how many cores the process kept busy (CPU time over wall time) and its
  * resident memory. Past the point where machines x CPUs reaches the core count, the threads
  * share cores: every trial ends in a barrier, so a CPU that waits for one off its core waits a
- * timeslice, and trials/s falls instead of rising.
+ * timeslice, and trials/s falls instead of rising; and a window only stays open while both
+ * racing CPUs hold a core, so more trials need not mean more races.
  */
 import { availableParallelism } from "node:os";
 import { Layout } from "../../lib/machine/layout.js";
@@ -15,6 +17,7 @@ import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { runFleet } from "../stress/fleet.js";
 import { buildCells, sliceSeed } from "../stress/plan.js";
 import { prepareCells } from "../stress/prepare.js";
+import type { Mode } from "../stress/result.js";
 import type { Phase, Unit, WorkSource } from "../stress/schedule.js";
 import { SILENT, type BenchControl } from "./control.js";
 
@@ -27,6 +30,10 @@ export interface ScaleRow {
   trialsPerSecond: number;
   /** trialsPerSecond / (machines x the 1-machine rate). */
   efficiency: number;
+  /** Trials with a forbidden outcome (absent in results written before it was counted). */
+  forbidden?: number;
+  /** Forbidden trials per second of wall time: how fast a campaign finds the race. */
+  forbiddenPerSecond?: number;
   /** CPU time of every thread over wall time, during the counted part. */
   coresBusy: number;
   rssMiB: number;
@@ -42,6 +49,8 @@ export interface ScaleBenchResult {
   partial: boolean;
   scenario: string;
   kernel: string;
+  /** Natural timing or the scenario's widened windows (absent in older results: natural). */
+  mode?: Mode;
   cpus: number;
   cores: number;
   secondsPerPoint: number;
@@ -54,6 +63,7 @@ export interface ScaleBenchResult {
 export interface ScaleOptions {
   scenario: ScenarioSpec;
   kernel: string;
+  mode: Mode;
   maxMachines: number;
   seconds: number;
   warmupSeconds: number;
@@ -107,9 +117,10 @@ async function point(
   machines: number,
   stop: Promise<void>,
 ): Promise<Omit<ScaleRow, "efficiency">> {
-  const cells = prepareCells(buildCells([o.scenario], [o.kernel]), "natural");
+  const cells = prepareCells(buildCells([o.scenario], [o.kernel]), o.mode);
   const work = new ScaleWork(o.scenario.cpus.length, machines);
   let trials = 0;
+  let forbidden = 0;
   let errors = 0;
   // The clock starts once every machine has warmed up and run one slice; only slices handed
   // out after that count.
@@ -123,7 +134,10 @@ async function point(
     warmupMs: o.warmupSeconds * 1000,
     stopRequested: stop,
     onSlice: (u, s) => {
-      if (work.counted.has(u)) trials += s.trials;
+      if (work.counted.has(u)) {
+        trials += s.trials;
+        forbidden += s.forbiddenTrials;
+      }
       if (t0 !== 0) return;
       firstDone.add(u.slice);
       if (firstDone.size === machines) {
@@ -143,6 +157,8 @@ async function point(
     trials,
     seconds: Math.round(wallMs) / 1000,
     trialsPerSecond: wallMs > 0 ? Math.round((trials / wallMs) * 1000) : 0,
+    forbidden,
+    forbiddenPerSecond: wallMs > 0 ? Math.round((forbidden / wallMs) * 1000) : 0,
     coresBusy: wallMs > 0 ? Math.round(((u.user + u.system) / (wallMs * 1000)) * 100) / 100 : 0,
     rssMiB: Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10,
     harnessErrors: errors,
@@ -157,7 +173,7 @@ export async function scaleBench(
   const rows: ScaleRow[] = [];
   let partial = false;
   ctl.stage(
-    `bench scale: ${o.scenario.name} on ${o.kernel}, 1..${o.maxMachines} machines of ${o.scenario.cpus.length} CPUs, ${o.seconds} s each after a ${o.warmupSeconds} s warm-up`,
+    `bench scale: ${o.scenario.name} on ${o.kernel}, ${o.mode}, 1..${o.maxMachines} machines of ${o.scenario.cpus.length} CPUs, ${o.seconds} s each after a ${o.warmupSeconds} s warm-up`,
   );
   let stopNow: () => void = () => undefined;
   const stop = new Promise<void>((r) => (stopNow = r));
@@ -192,6 +208,7 @@ export async function scaleBench(
     partial,
     scenario: o.scenario.name,
     kernel: o.kernel,
+    mode: o.mode,
     cpus: o.scenario.cpus.length,
     cores: availableParallelism(),
     secondsPerPoint: o.seconds,
@@ -202,25 +219,42 @@ export async function scaleBench(
 }
 
 export function formatScaleBench(r: ScaleBenchResult): string {
+  const timing = (r.mode ?? "natural") === "widened" ? "windows widened" : "natural timing";
+  // Results written before forbidden outcomes were counted have no such column.
+  const races = r.rows.every((x) => x.forbiddenPerSecond !== undefined);
+  const count = (n: number | undefined): string => (n ?? 0).toLocaleString("en-US");
   return (
-    `bench scale: ${r.scenario} on ${r.kernel}, natural timing, machines of ${r.cpus} CPUs on ${r.cores} cores; ${r.secondsPerPoint} s per point after a ${r.warmupSeconds} s warm-up; ${(r.bufferBytes / 2 ** 20).toFixed(2)} MiB buffer per machine\n\n` +
+    `bench scale: ${r.scenario} on ${r.kernel}, ${timing}, machines of ${r.cpus} CPUs on ${r.cores} cores; ${r.secondsPerPoint} s per point after a ${r.warmupSeconds} s warm-up; ${(r.bufferBytes / 2 ** 20).toFixed(2)} MiB buffer per machine\n\n` +
     table(
       [
-        ["machines", "threads", "trials", "trials/s", "efficiency", "cores busy", "RSS", "errors"],
+        [
+          "machines",
+          "threads",
+          "trials",
+          "trials/s",
+          "efficiency",
+          ...(races ? ["forbidden", "forbidden/s"] : []),
+          "cores busy",
+          "RSS",
+          "errors",
+        ],
         ...r.rows.map((x) => [
           String(x.machines),
           `${x.threads}${x.threads > r.cores ? " (>cores)" : ""}`,
-          x.trials.toLocaleString("en-US"),
-          x.trialsPerSecond.toLocaleString("en-US"),
+          count(x.trials),
+          count(x.trialsPerSecond),
           `${Math.round(x.efficiency * 100)}%`,
+          ...(races ? [count(x.forbidden), count(x.forbiddenPerSecond)] : []),
           x.coresBusy.toFixed(2),
           `${x.rssMiB} MiB`,
           String(x.harnessErrors),
         ]),
       ],
-      [true, true, true, true, true, true, true, true],
+      [true, true, true, true, true, ...(races ? [true, true] : []), true, true, true],
     ) +
-    "\n\nefficiency: trials/s over (machines x the 1-machine rate); cores busy: the process's CPU time over wall time" +
+    "\n\nefficiency: trials/s over (machines x the 1-machine rate)" +
+    (races ? "; forbidden/s: trials with a forbidden outcome per second (races found)" : "") +
+    "; cores busy: the process's CPU time over wall time" +
     (r.partial ? "\nPARTIAL: stopped early" : "")
   );
 }

@@ -172,7 +172,7 @@ export function windowCharts(r: WindowBenchResult): { delay: string; offset: str
 export function scaleChart(r: ScaleBenchResult): string {
   const one = r.rows.find((x) => x.machines === 1)?.trialsPerSecond ?? 0;
   return lineChart({
-    title: `Stress scaling: ${r.scenario} on ${r.kernel}, machines of ${r.cpus} CPUs on ${r.cores} cores`,
+    title: `Stress scaling: ${r.scenario} on ${r.kernel}, ${r.mode ?? "natural"}, machines of ${r.cpus} CPUs on ${r.cores} cores`,
     xLabel: "machines running at once",
     yLabel: "trials/s",
     xFormat: (v) => (Number.isInteger(v) ? String(v) : ""),
