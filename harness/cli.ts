@@ -90,6 +90,11 @@ function parseArch(a: string | undefined): "x86" | "arm64" | undefined {
   throw new UsageError(`--arch: unknown architecture "${a}" (valid: x86, arm64)`);
 }
 
+function parseOffsets(m: string | undefined): "window" | "uniform" | undefined {
+  if (m === undefined || m === "window" || m === "uniform") return m;
+  throw new UsageError(`--offsets: unknown mode "${m}" (valid: window, uniform)`);
+}
+
 const program = new Command();
 program
   .name("tlbrace")
@@ -174,6 +179,7 @@ interface RunFlags {
   delay: string[];
   seed?: string;
   offsetMax?: string;
+  offsets?: string;
   watchdog: string;
   trace?: boolean;
   json?: boolean;
@@ -211,8 +217,12 @@ program
     "TLB-flush granularity of the modelled MMU (default: the scenario's, else x86)",
   )
   .option(
+    "--offsets <mode>",
+    "start offsets: window (learn where the scenario's window lies and aim the racing step across it; the default when the scenario names a window) or uniform (a blind sweep of 0..--offset-max)",
+  )
+  .option(
     "--offset-max <time>",
-    "largest per-CPU start offset (default: max(2us, the largest --delay))",
+    "uniform offsets: largest per-CPU start offset (default: max(2us, the largest --delay)); implies --offsets uniform",
   )
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
   .option(
@@ -261,6 +271,7 @@ program
       seed,
       offsetMaxNs:
         o.offsetMax === undefined ? undefined : parseDuration(o.offsetMax, "--offset-max"),
+      offsets: parseOffsets(o.offsets),
       watchdogMs,
       command,
       onProgress: progressPrinter(progress, trials, durationMs),
@@ -280,7 +291,10 @@ program
   .option("--scenario <name>", "only this scenario; repeatable", collect, [])
   .option("--kernel <name>", "only this kernel; repeatable", collect, [])
   .option("--trials <n>", "trials per cell", "2000")
-  .option("--natural", "no injected delays (buggy cells may then show nothing)")
+  .option(
+    "--natural",
+    "no injected delay: window-aware start offsets, each scenario at the parameters its file declares for natural timing (buggy cells may still show nothing)",
+  )
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
   .option("--json", "print the result JSON on stdout and nothing else")

@@ -28,7 +28,7 @@ export function formatRun(r: ResultFile): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(
         " ",
-      )}; delays: ${delays || "none (natural timing)"}; start offsets 0-${formatNs(r.offsetMaxNs)}; seed ${r.seed}` +
+      )}; delays: ${delays || "none (natural timing)"}; ${offsetsLine(r)}; seed ${r.seed}` +
     (r.partial ? "\nPARTIAL: stopped before the planned trials were run" : "");
   const main = table(
     [
@@ -39,6 +39,7 @@ export function formatRun(r: ResultFile): string {
         "faults",
         "trials/s",
         "first lost write",
+        "in window",
         "flushes/trial",
       ],
       ...r.runs.map((run) => [
@@ -50,10 +51,11 @@ export function formatRun(r: ResultFile): string {
         run.firstLostWriteMs === null
           ? "-"
           : `${formatNs(run.firstLostWriteMs * 1e6)} (trial ${num(run.firstLostWriteTrial ?? 0)})`,
+        run.window === undefined ? "-" : num(run.window.hits),
         run.flushesPerTrial.toFixed(2),
       ]),
     ],
-    [false, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true],
   );
   const labels = [...new Set(r.runs.flatMap((run) => Object.keys(run.outcomes)))];
   const forbidden = new Set(r.runs.flatMap((run) => run.forbiddenOutcomes));
@@ -68,5 +70,36 @@ export function formatRun(r: ResultFile): string {
     ],
     [false, false, ...r.runs.map(() => true)],
   );
-  return `${head}\n\n${main}\n\n${hist}\n`;
+  const verdicts = r.runs.map(verdictLine).join("\n");
+  return `${head}\n\n${main}\n\n${hist}\n\n${verdicts}\n`;
 }
+
+/** How the start offsets were drawn, for the header. */
+function offsetsLine(r: ResultFile): string {
+  if (r.offsetMode !== "window") return `start offsets 0-${formatNs(r.offsetMaxNs)} (uniform)`;
+  const parts = r.runs.map((run) => {
+    const l = run.offsets?.learned?.[run.offsets.learned.length - 1];
+    if (l === undefined) return `${run.kernel}: ${run.offsets?.fallback ?? "uniform"}`;
+    const again = run.offsets?.relearns ? `, re-learnt ${run.offsets.relearns}x` : "";
+    return `${run.kernel}: window ${formatNs(l.openNs)}-${formatNs(l.closeNs)}, racing step at ${formatNs(l.raceNs)}, offsets ${formatNs(l.loNs)} to ${formatNs(l.hiNs)}${again}`;
+  });
+  return `window-aware start offsets (${parts.join("; ")})`;
+}
+
+/**
+ * One line per kernel that says what the numbers mean: "0 lost in N trials, M of which put the
+ * racing step inside the window" is the evidence a fixed verdict needs.
+ */
+export function verdictLine(run: ResultFile["runs"][number]): string {
+  const lost = run.forbiddenTrials;
+  const what = run.useAfterFree > 0 && run.lostWrites === 0 ? "forbidden" : "lost";
+  const w = run.window;
+  const cover =
+    w === undefined
+      ? "the scenario names no window"
+      : `${num(w.hits)} of which (${pct(w.hits, w.trials)}) put the racing step inside the window`;
+  return `${run.kernel}: ${num(lost)} ${what} in ${num(run.trials)} trials, ${cover}`;
+}
+
+const pct = (a: number, b: number): string =>
+  b === 0 ? "-" : `${((100 * a) / b).toFixed(a * 1000 < b && a > 0 ? 2 : 1)}%`;

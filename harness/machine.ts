@@ -47,7 +47,20 @@ import {
   ST_LOST,
   ST_OUTCOMES,
   ST_TRIALS,
+  CFG_OFFSET_MODE,
+  CFG_AIM_LO_NS,
+  CFG_AIM_HI_NS,
+  CFG_WINDOW_TIMING,
+  OFFSETS_UNIFORM,
+  OFFSETS_WINDOW,
+  ST_WIN_AFTER,
+  ST_WIN_BEFORE,
+  ST_WIN_HITS,
+  ST_WIN_MISSED,
+  ST_WIN_SAMPLES,
+  WIN_SAMPLE_WORDS,
 } from "../lib/machine/layout.js";
+import { window_of } from "../lib/machine/window.js";
 import { POINTS } from "../lib/machine/points.js";
 import { barrier_init } from "../lib/sync/barrier.js";
 import { WAIT_NAMES, WAIT_DELAY, WAIT_IDLE } from "../lib/sync/waiter.js";
@@ -76,6 +89,30 @@ export interface BatchConfig {
   controlled?: boolean;
   /** Record every CPU's steps; keep the first forbidden trial's trace. */
   trace?: boolean;
+  /**
+   * Window-aware start offsets: the scenario's aimed CPU starts lo..hi ns after the window's CPU
+   * (drawn per trial). Replaces the uniform offsets.
+   */
+  aim?: { loNs: number; hiNs: number };
+  /** Note when each trial reaches the window's points (learning where the window lies). */
+  windowTiming?: boolean;
+}
+
+/** Where each trial's racing step fell against the scenario's window. */
+export interface WindowCounts {
+  /** Inside the window. */
+  hits: number;
+  before: number;
+  after: number;
+  /** The racing step was never reached (the CPU faulted before it). */
+  missed: number;
+}
+
+/** One trial's window timing, ns after the start barrier (-1: not reached). */
+export interface WindowSample {
+  openNs: number;
+  closeNs: number;
+  raceNs: number;
 }
 
 export interface BatchStats {
@@ -96,6 +133,10 @@ export interface BatchStats {
   flushes: number;
   ipis: number;
   parks: number;
+  /** Present when the scenario names a window. */
+  window?: WindowCounts;
+  /** Batches with window timing on. */
+  windowSamples?: WindowSample[];
 }
 
 export interface CpuState {
@@ -226,6 +267,10 @@ export class Machine {
     Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);
     Atomics.store(mem, L.cfg + CFG_CONTROLLED, cfg.controlled === true ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_TRACE, cfg.trace === true ? 1 : 0);
+    Atomics.store(mem, L.cfg + CFG_OFFSET_MODE, cfg.aim ? OFFSETS_WINDOW : OFFSETS_UNIFORM);
+    Atomics.store(mem, L.cfg + CFG_AIM_LO_NS, Math.round(cfg.aim?.loNs ?? 0));
+    Atomics.store(mem, L.cfg + CFG_AIM_HI_NS, Math.round(cfg.aim?.hiNs ?? 0));
+    Atomics.store(mem, L.cfg + CFG_WINDOW_TIMING, cfg.windowTiming === true ? 1 : 0);
     const f64 = new Float64Array(this.sab, 0, F64_SLOTS);
     for (let p = 0; p < NR_POINTS_MAX; p++)
       f64[F64_DELAYS_MS + p] = (cfg.delaysNs.get(p) ?? 0) / 1e6;
@@ -288,7 +333,30 @@ export class Machine {
       ipis += Atomics.load(mem, L.cpu(c) + CPU_IPIS_SENT);
     }
     const firstLostTrial = Atomics.load(mem, L.stats + ST_FIRST_LOST_TRIAL);
+    const windowed = window_of(mem, L.program).cpu >= 0;
+    const window = windowed
+      ? {
+          hits: Atomics.load(mem, L.stats + ST_WIN_HITS),
+          before: Atomics.load(mem, L.stats + ST_WIN_BEFORE),
+          after: Atomics.load(mem, L.stats + ST_WIN_AFTER),
+          missed: Atomics.load(mem, L.stats + ST_WIN_MISSED),
+        }
+      : undefined;
+    const nSamples = Atomics.load(mem, L.stats + ST_WIN_SAMPLES);
+    const windowSamples =
+      nSamples > 0
+        ? Array.from({ length: nSamples }, (_, i) => {
+            const at = L.winSamples + i * WIN_SAMPLE_WORDS;
+            return {
+              openNs: mem[at] as number,
+              closeNs: mem[at + 1] as number,
+              raceNs: mem[at + 2] as number,
+            };
+          })
+        : undefined;
     return {
+      window,
+      windowSamples,
       trials: Atomics.load(mem, L.stats + ST_TRIALS),
       lostWrites: Atomics.load(mem, L.stats + ST_LOST),
       faults: Atomics.load(mem, L.stats + ST_FAULTS),

@@ -22,6 +22,12 @@ export interface MatrixCell {
   matches: boolean;
   trialsPerSecond: number;
   delays: Record<string, string>;
+  /** The scenario parameters the cell ran at (natural: the scenario's "natural" ones). */
+  params?: Record<string, number>;
+  /** Window coverage: trials whose racing step began inside the window (absent in older results). */
+  window?: { hits: number; trials: number };
+  /** "window" or "uniform" start offsets. */
+  offsets?: "window" | "uniform";
 }
 
 export interface MatrixResult {
@@ -78,7 +84,8 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
       trials: o.trials,
       durationMs: 0,
       cpus: s.cpus.length,
-      params: {},
+      // At natural timing each scenario runs at the parameters its file declares for it.
+      params: o.natural ? { ...(s.natural ?? {}) } : {},
       delays: o.natural ? new Map<string, number>() : widenDelays(s),
       seed: o.seed,
       watchdogMs: o.watchdogMs,
@@ -99,7 +106,11 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
         matches: verdictMatches(expected, run.forbiddenTrials),
         trialsPerSecond: run.trialsPerSecond,
         delays: run.delays,
+        params: r.params,
+        offsets: r.offsetMode ?? "uniform",
       };
+      if (run.window !== undefined)
+        cell.window = { hits: run.window.hits, trials: run.window.trials };
       result.cells.push(cell);
       o.onCell?.(cell);
     }
@@ -115,7 +126,8 @@ function cellText(c: MatrixCell): string {
       : c.useAfterFree > 0
         ? `${c.useAfterFree} UAF`
         : `none (${c.faults} flt)`;
-  return `${seen} ${c.expected === "either" ? "(residual)" : c.matches ? "ok" : "MISMATCH"}`;
+  const win = c.window === undefined ? "" : ` [${c.window.hits} in window]`;
+  return `${seen}${win} ${c.expected === "either" ? "(residual)" : c.matches ? "ok" : "MISMATCH"}`;
 }
 
 export function formatMatrix(m: MatrixResult): string {
@@ -134,7 +146,20 @@ export function formatMatrix(m: MatrixResult): string {
   const mismatches = m.cells.filter((c) => !c.matches);
   return (
     `matrix: ${m.trialsPerCell.toLocaleString("en-US")} trials per cell, ${m.natural ? "natural timing" : "windows widened (each scenario's widen delays)"}, seed ${m.seed}\n` +
-    `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; ok = as kernel history says; (residual) = a narrower window stays open, either is right\n\n` +
+    `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; [N in window] = trials whose racing step began inside the scenario's window; ok = as kernel history says; (residual) = a narrower window stays open, either is right\n` +
+    (m.natural
+      ? `natural timing: no injected delay, window-aware start offsets, each scenario at its declared natural parameters (${[
+          ...new Set(
+            m.cells.map(
+              (c) =>
+                `${c.scenario} ${Object.entries(c.params ?? {})
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(" ")}`,
+            ),
+          ),
+        ].join("; ")})\n`
+      : "") +
+    `\n` +
     grid +
     `\n\n${mismatches.length === 0 ? "every cell matches kernel history" : `${mismatches.length} cell(s) contradict kernel history`}` +
     (m.partial ? "\nPARTIAL: stopped early" : "")

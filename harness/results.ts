@@ -5,6 +5,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { MachineInfo } from "./sysinfo.js";
+import type { OffsetsReport } from "./aim.js";
 
 export interface RunResult {
   kernel: string;
@@ -27,6 +28,13 @@ export interface RunResult {
   ipisPerTrial: number;
   delays: Record<string, string>;
   /**
+   * Window coverage (scenarios that name a window): of `trials`, how many began the racing step
+   * while the window was open (`hits`), before it opened, after it closed, or never reached it.
+   */
+  window?: { hits: number; trials: number; before: number; after: number; missed: number };
+  /** The start offsets this kernel ran with (absent in results written before window-aware offsets). */
+  offsets?: OffsetsReport;
+  /**
    * With --trace: the steps of the first trial with a forbidden outcome, as
    * [seq, cpu, kind, a, b] (see lib/machine/steps.ts); `tlbrace explain` draws it.
    */
@@ -42,6 +50,8 @@ export interface ResultFile {
   cpus: number;
   params: Record<string, number>;
   offsetMaxNs: number;
+  /** "window" (window-aware, learnt per kernel: see each run's offsets) or "uniform". Absent in older results: uniform. */
+  offsetMode?: "window" | "uniform";
   startedAt: string;
   partial: boolean;
   runs: RunResult[];

@@ -7,7 +7,8 @@ import { POINTS, pointId } from "../lib/machine/points.js";
 import { compile, ScenarioError } from "../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../lib/scenarios/types.js";
 import { trace_read } from "../lib/trace/ring.js";
-import { Machine, WatchdogError } from "./machine.js";
+import { Machine, WatchdogError, type BatchConfig, type BatchStats } from "./machine.js";
+import { runAimed, type OffsetsReport } from "./aim.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, INSN_WORDS } from "../lib/scenarios/image.js";
 import { ARM64_MAX_TLB_RANGE_PAGES, tlb_single_page_flush_ceiling } from "../lib/mmu/shootdown.js";
 import type { ResultFile, RunResult } from "./results.js";
@@ -32,6 +33,11 @@ export interface RunOptions {
   offsetMaxNs?: number;
   /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (the window map). */
   fixedOffsetNs?: number;
+  /**
+   * "window": window-aware offsets, learnt per kernel (the default when the scenario names a
+   * window and no --offset-max is given); "uniform": today's blind sweep of 0..offsetMaxNs.
+   */
+  offsets?: "window" | "uniform";
   watchdogMs: number;
   command: string;
   onProgress?: (kernel: string, trials: number) => void;
@@ -89,6 +95,25 @@ export function parseDelay(text: string): [string, number] {
   return [point, ns];
 }
 
+/** The offsets a run uses: window-aware by default where the scenario names a window. */
+export function offsetModeFor(
+  scenario: ScenarioSpec,
+  opts: Pick<RunOptions, "offsets" | "offsetMaxNs" | "fixedOffsetNs">,
+): "window" | "uniform" {
+  if (opts.offsets === "window") {
+    if (scenario.window === undefined)
+      throw new UsageError(
+        `--offsets window: scenario ${scenario.name} names no window (add "window" to it, or use --offsets uniform)`,
+      );
+    if (opts.offsetMaxNs !== undefined)
+      throw new UsageError(`--offset-max sets uniform offsets: it cannot go with --offsets window`);
+    return "window";
+  }
+  if (opts.offsets === "uniform") return "uniform";
+  if (opts.fixedOffsetNs !== undefined || opts.offsetMaxNs !== undefined) return "uniform";
+  return scenario.window !== undefined ? "window" : "uniform";
+}
+
 export function resolveKernels(scenario: ScenarioSpec, names: string[]): string[] {
   const list = names.length > 0 ? names : scenario.kernels;
   for (const k of list) {
@@ -123,6 +148,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
   }
   const offsetMaxNs = opts.offsetMaxNs ?? defaultOffsetMaxNs(opts.delays);
   if (offsetMaxNs > OFFSET_MAX_LIMIT_NS) throw new UsageError(`--offset-max: at most 1s`);
+  const offsetMode = offsetModeFor(scenario, opts);
   const delaysNs = new Map([...opts.delays].map(([p, ns]) => [pointId(p), ns]));
   const arch = opts.arch ?? scenario.arch ?? "x86";
   const flushCeiling = arch === "arm64" ? ARM64_MAX_TLB_RANGE_PAGES : tlb_single_page_flush_ceiling;
@@ -136,6 +162,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
     cpus: opts.cpus,
     params: compiled.params,
     offsetMaxNs,
+    offsetMode,
     startedAt: new Date().toISOString(),
     partial: false,
     runs: [],
@@ -166,21 +193,29 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
     for (const name of kernels) {
       if (stopping) break;
       const k = kernelIndex(name);
-      const s = await machine.run(
-        {
-          kernel: k,
-          trials: opts.trials,
-          durationMs: opts.durationMs,
-          seed: opts.seed,
-          offsetMaxNs,
-          delaysNs,
-          flushCeiling,
-          fixedOffsetNs: opts.fixedOffsetNs,
-          trace: opts.trace,
-        },
-        opts.watchdogMs,
-        (n) => opts.onProgress?.(name, n),
-      );
+      const batch: BatchConfig = {
+        kernel: k,
+        trials: opts.trials,
+        durationMs: opts.durationMs,
+        seed: opts.seed,
+        offsetMaxNs,
+        delaysNs,
+        flushCeiling,
+        fixedOffsetNs: opts.fixedOffsetNs,
+        trace: opts.trace,
+      };
+      const onProgress = (n: number): void => opts.onProgress?.(name, n);
+      let s: BatchStats;
+      let offsets: OffsetsReport;
+      if (offsetMode === "window") {
+        ({ stats: s, offsets } = await runAimed(machine, batch, opts.watchdogMs, {
+          onProgress,
+          stopping: () => stopping,
+        }));
+      } else {
+        s = await machine.run(batch, opts.watchdogMs, onProgress);
+        offsets = { mode: "uniform", offsetMaxNs };
+      }
       const outcomes: Record<string, number> = {};
       compiled.outcomeLabels.forEach((label, i) => {
         const n = s.outcomes[i] ?? 0;
@@ -204,7 +239,9 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         flushesPerTrial: s.trials > 0 ? round3(s.flushes / s.trials) : 0,
         ipisPerTrial: s.trials > 0 ? round3(s.ipis / s.trials) : 0,
         delays,
+        offsets,
       };
+      if (s.window !== undefined) run.window = { ...s.window, trials: s.trials };
       if (s.traceKeptTrial !== null)
         run.trace = {
           trial: s.traceKeptTrial,

@@ -1,7 +1,8 @@
 /**
  * Users' scenario files (`--file PATH`): every kind of bad file gets one clear line naming the
- * file, the place inside it and what was expected (exit 2); a good file lists and runs; and the
- * loader, fuzzed with fast-check, never fails any other way.
+ * file, the place inside it and what was expected (exit 2); a good file lists and runs; the
+ * range forms (populate, touch, fadvise's range) do on a machine what they say; and the loader,
+ * fuzzed with fast-check, never fails any other way.
  */
 import test from "ava";
 import fc from "fast-check";
@@ -12,8 +13,26 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { loadScenarioFile, parseScenario } from "../harness/scenarios.js";
+import { PAGE_SIZE, ZERO_PFN } from "../lib/machine/layout.js";
+import { run_program } from "../lib/machine/program.js";
+import { SIGSEGV } from "../lib/mm/fault.js";
+import { sys_mmap } from "../lib/mm/mmap.js";
+import { PageDirty } from "../lib/mm/page_flags.js";
+import { user_touch } from "../lib/mmu/access.js";
+import { pte_dirty, pte_pfn, pte_present, pte_write } from "../lib/mmu/pgtable.js";
+import { TLB_DIRTY, TLB_WRITE, tlb_lookup } from "../lib/mmu/tlb.js";
 import { compile } from "../lib/scenarios/compile.js";
+import {
+  IMG_CODE,
+  IMG_CPU_TABLE,
+  IMG_FILE_PAGES,
+  INSN_WORDS,
+  OP_FADVISE_DONTNEED,
+  OP_MMAP,
+  OP_TOUCH,
+} from "../lib/scenarios/image.js";
 import { UsageError } from "../lib/units.js";
+import { solo, type Solo } from "./helpers/solo.js";
 
 const CLI = fileURLToPath(new URL("../harness/cli.js", import.meta.url));
 const SEED_FILE = fileURLToPath(new URL("../../scenarios/mremap-mkclean.json", import.meta.url));
@@ -179,8 +198,8 @@ const cases: Case[] = [
   },
   {
     title: "string where a number is expected (store value)",
-    text: edited({ set: "cpus[0].init[1].value", to: "1" }),
-    message: /: cpus\[0\]\.init\[1\]\.value: expected a number or "\$param", got "1"$/,
+    text: edited({ set: "cpus[0].init[2].value", to: "1" }),
+    message: /: cpus\[0\]\.init\[2\]\.value: expected a number or "\$param", got "1"$/,
   },
   {
     title: "fraction where an integer is expected",
@@ -275,9 +294,9 @@ const cases: Case[] = [
   },
   {
     title: "reference to an undeclared parameter",
-    text: edited({ set: "cpus[0].init[1].page", to: "$tagret" }),
+    text: edited({ set: "cpus[0].init[2].page", to: "$tagret" }),
     message:
-      /: cpus\[0\]\.init\[1\]\.page: expected a number or a declared parameter \(\$pages, \$target\), got "\$tagret"$/,
+      /: cpus\[0\]\.init\[2\]\.page: expected a number or a declared parameter \(\$pages, \$target\), got "\$tagret"$/,
   },
   {
     title: "parameter max naming an undeclared parameter",
@@ -370,6 +389,130 @@ const cases: Case[] = [
     title: "more than 32 CPUs",
     text: edited({ set: "cpus", to: Array.from({ length: 33 }, () => ({ name: "x", steps: [] })) }),
     message: /: cpus: expected at most 32 entries, got "33 entries"$/,
+  },
+  // The range forms. In the seed, cpus[0].init[1] is the touch of the whole mapping and
+  // cpus[0].steps[0] and steps[4] are fadvise of the target page.
+  {
+    title: "touch of an empty range (pages: 0)",
+    text: edited({ set: "cpus[0].init[1].pages", to: 0 }),
+    message:
+      /: with default parameters: cpus\[0\]\.init\[1\]\.pages: expected 1 to 1 \(the 1-page region from page 0 on\), got 0$/,
+    cli: true,
+  },
+  {
+    title: "touch running past the end of its region",
+    text: edited({ set: "cpus[0].init[1].pages", to: 2 }),
+    message:
+      /: with default parameters: cpus\[0\]\.init\[1\]\.pages: expected 1 to 1 \(the 1-page region from page 0 on\), got 2$/,
+  },
+  {
+    title: "touch of a negative number of pages",
+    text: edited({ set: "cpus[0].init[1].pages", to: -1 }),
+    message: /: with default parameters: cpus\[0\]\.init\[1\]\.pages: expected 1 to 1 .*, got -1$/,
+  },
+  {
+    title: "touch starting past the end of its region",
+    text: edited({ set: "cpus[0].init[1].page", to: 1 }),
+    message: /: with default parameters: cpus\[0\]\.init\[1\]: page 1 outside the 1-page region$/,
+  },
+  {
+    title: "touch without pages",
+    text: edited({ delete: "cpus[0].init[1].pages" }),
+    message: /: cpus\[0\]\.init\[1\]\.pages: expected a value \(required\), got nothing$/,
+  },
+  {
+    title: "touch with an access that is neither read nor write",
+    text: edited({ set: "cpus[0].init[1].access", to: "modify" }),
+    message: /: cpus\[0\]\.init\[1\]\.access: expected one of read, write, got "modify"$/,
+  },
+  {
+    title: "touch write without a value",
+    text: edited({ set: "cpus[0].init[1].access", to: "write" }),
+    message:
+      /: cpus\[0\]\.init\[1\]\.value: expected a value \(required for a write\), got nothing$/,
+    cli: true,
+  },
+  {
+    title: "touch read with a value",
+    text: edited({ set: "cpus[0].init[1].value", to: 3 }),
+    message: /: cpus\[0\]\.init\[1\]\.value: expected nothing \(a read writes no value\), got 3$/,
+  },
+  {
+    title: "touch pages naming an undeclared parameter",
+    text: edited({ set: "cpus[0].init[1].pages", to: "$npages" }),
+    message:
+      /: cpus\[0\]\.init\[1\]\.pages: expected a number or a declared parameter \(\$pages, \$target\), got "\$npages"$/,
+  },
+  {
+    title: "touch page that is not a number",
+    text: edited({ set: "cpus[0].init[1].page", to: "first" }),
+    message: /: cpus\[0\]\.init\[1\]\.page: expected a number or "\$param", got "first"$/,
+  },
+  {
+    title: "touch with a key it does not take (result)",
+    text: edited({ set: "cpus[0].init[1].result", to: "t" }),
+    message:
+      /: cpus\[0\]\.init\[1\]\.result: expected no such key \(allowed: op, at, pages, access, page, value\), got "t"$/,
+  },
+  {
+    title: "populate that is not true or false",
+    text: edited({ set: "cpus[0].init[0].populate", to: "yes" }),
+    message: /: cpus\[0\]\.init\[0\]\.populate: expected true or false, got "yes"$/,
+    cli: true,
+  },
+  {
+    title: "populate on an op that does not take it (munmap)",
+    text: edited({ set: "cpus[0].steps[3].populate", to: true }),
+    message:
+      /: cpus\[0\]\.steps\[3\]\.populate: expected no such key \(allowed: op, at, pages\), got true$/,
+  },
+  {
+    title: "fadvise of a page past the end of the file",
+    text: edited({ set: "cpus[0].steps[0].page", to: 1 }),
+    message:
+      /: with default parameters: cpus\[0\]\.steps\[0\]\.page: expected 0 to 0 \(a page of the 1-page file\), got 1$/,
+    cli: true,
+  },
+  {
+    title: "fadvise of a range running past the end of the file",
+    text: edited({ set: "cpus[0].steps[4].pages", to: 2 }),
+    message:
+      /: with default parameters: cpus\[0\]\.steps\[4\]\.pages: expected 0 \(to the end of the file\) or 1 to 1 \(page 0 to the end of the 1-page file\), got 2$/,
+  },
+  {
+    title: "fadvise of a negative number of pages",
+    text: edited({ set: "cpus[0].steps[0].pages", to: -1 }),
+    message: /: with default parameters: cpus\[0\]\.steps\[0\]\.pages: expected 0 .*, got -1$/,
+  },
+  {
+    title: "fadvise page that is not a number",
+    text: edited({ set: "cpus[0].steps[0].page", to: true }),
+    message: /: cpus\[0\]\.steps\[0\]\.page: expected a number or "\$param", got true$/,
+  },
+  {
+    title: "fadvise with a length in bytes (a key it does not take)",
+    text: edited({ set: "cpus[0].steps[0].len", to: 4096 }),
+    message:
+      /: cpus\[0\]\.steps\[0\]\.len: expected no such key \(allowed: op, advice, page, pages\), got 4096$/,
+  },
+  {
+    title: "more than 64 steps on one CPU",
+    text: edited({
+      set: "cpus[1].steps",
+      to: Array.from({ length: 65 }, () => ({ op: "reclaim" })),
+    }),
+    message: /: cpus\[1\]\.steps: expected at most 64 entries, got "65 entries"$/,
+  },
+  {
+    title: "more than 16 registers on one CPU",
+    // w1, w2 and r, then 14 loads of registers of their own: the last is the 17th.
+    text: edited(
+      ...Array.from({ length: 14 }, (_, i) => ({
+        set: `cpus[0].steps[${6 + i}]`,
+        to: { op: "load", at: "Y", page: 0, into: `l${i}` },
+      })),
+    ),
+    message: /: with default parameters: cpus\[0\]\.steps\[19\]: more than 16 registers$/,
   },
 ];
 
@@ -478,6 +621,216 @@ test.serial("run --file of a valid file runs it under its own name", async (t) =
 });
 
 // ---------------------------------------------------------------------------------------------
+// The range forms on a machine: a one-CPU scenario file of the user's own, validated and
+// compiled as any file is, its program run on a fresh machine (test/helpers/solo.ts).
+
+/** A one-CPU scenario file with these steps, over a file of `pages` pages. */
+function oneCpu(init: unknown[], steps: unknown[] = [], pages = 4): string {
+  return JSON.stringify({
+    name: "forms",
+    description: "the range forms",
+    source: "test",
+    kernels: ["v4.9-rc4", "5d1904204c99"],
+    params: {
+      pages: { description: "pages", default: pages, min: 1, max: 64 },
+      target: { description: "a page", default: 0, min: 0, max: "$pages" },
+    },
+    cpus: [{ name: "thread 1", init, steps }],
+    outcome: [],
+    forbidden: [],
+    lostWrite: [],
+    widen: {},
+  });
+}
+
+type OnMachine = Solo & { image: Int32Array };
+
+/** Load, compile and run CPU 0's program (init, then steps) on a fresh one-CPU machine. */
+function runOneCpu(text: string, params: Record<string, number> = {}): OnMachine {
+  const { image } = compile(parseScenario(text, "forms.json"), params);
+  const pages = image[IMG_FILE_PAGES] as number;
+  const m = solo(pages);
+  m.mem.set(image, m.L.program);
+  const t = IMG_CPU_TABLE;
+  run_program(m.cpu, image[t] as number, image[t + 1] as number);
+  run_program(m.cpu, image[t + 2] as number, image[t + 3] as number);
+  return { ...m, image };
+}
+
+const pageAt = (m: Solo, i: number): number => m.X + i * PAGE_SIZE;
+const tlbOf = (m: Solo, i: number): number => tlb_lookup(m.cpu, pageAt(m, i) / PAGE_SIZE);
+
+test("mmap populate: every page faulted in with a clean, write-protected PTE, no TLB entry", (t) => {
+  const m = runOneCpu(oneCpu([{ op: "mmap", at: "X", pages: "$pages", populate: true }]));
+  t.is(m.image[IMG_CODE] as number, OP_MMAP);
+  t.is(m.image[IMG_CODE + 4] as number, 1, "MAP_POPULATE in the instruction's word d");
+  for (let i = 0; i < 4; i++) {
+    const pte = m.pte(pageAt(m, i));
+    t.true(pte_present(pte), `page ${i} populated`);
+    t.false(pte_dirty(pte), `page ${i}: a read fault (shared mapping: no FOLL_WRITE)`);
+    t.false(pte_write(pte), `page ${i}: write-protected for write-notify`);
+    t.is(pte_pfn(pte), m.cached(i), `page ${i} maps the cached file page`);
+    t.false(PageDirty(m.cpu, pte_pfn(pte)));
+    t.is(tlbOf(m, i), 0, `page ${i}: get_user_pages fills no TLB`);
+  }
+});
+
+test("mmap without populate maps nothing until a page is touched", (t) => {
+  const m = runOneCpu(oneCpu([{ op: "mmap", at: "X", pages: "$pages", populate: false }]));
+  t.is(m.image[IMG_CODE + 4] as number, 0);
+  for (let i = 0; i < 4; i++) t.is(m.pte(pageAt(m, i)), 0, `page ${i}`);
+});
+
+test("mmap_anon populate: write faults on a private mapping, fresh dirty pages, no TLB entry", (t) => {
+  const m = runOneCpu(oneCpu([{ op: "mmap_anon", at: "X", pages: 3, populate: true }]));
+  const pfns = new Set<number>();
+  for (let i = 0; i < 3; i++) {
+    const pte = m.pte(pageAt(m, i));
+    t.true(pte_present(pte) && pte_write(pte) && pte_dirty(pte), `page ${i}: ${pte.toString(16)}`);
+    t.not(pte_pfn(pte), ZERO_PFN, `page ${i}: COW broken, not the zero page`);
+    pfns.add(pte_pfn(pte));
+    t.is(tlbOf(m, i), 0, `page ${i}`);
+  }
+  t.is(pfns.size, 3, "a page of its own each");
+  t.is(m.pte(pageAt(m, 3)), 0, "nothing past the mapping");
+});
+
+test("touch read: every page of the range read through the MMU, TLB filled, PTEs clean", (t) => {
+  const m = runOneCpu(
+    oneCpu([
+      { op: "mmap", at: "X", pages: "$pages" },
+      { op: "touch", at: "X", page: 1, pages: 2, access: "read" },
+    ]),
+  );
+  t.deepEqual(Array.from(m.image.subarray(IMG_CODE + INSN_WORDS, IMG_CODE + 2 * INSN_WORDS)), [
+    OP_TOUCH,
+    m.X + PAGE_SIZE,
+    2,
+    0,
+    0,
+    0,
+  ]);
+  for (const i of [1, 2]) {
+    const pte = m.pte(pageAt(m, i));
+    t.true(pte_present(pte) && !pte_dirty(pte) && !pte_write(pte), `page ${i}`);
+    const e = tlbOf(m, i);
+    t.is(pte_pfn(e), pte_pfn(pte), `page ${i}: this CPU caches the translation`);
+    t.is(e & (TLB_WRITE | TLB_DIRTY), 0, `page ${i}: read-only, clean entry`);
+  }
+  for (const i of [0, 3]) {
+    t.is(m.pte(pageAt(m, i)), 0, `page ${i}: outside the range, not touched`);
+    t.is(tlbOf(m, i), 0);
+  }
+});
+
+test("touch write: the value in every frame of the range, PTEs and TLB entries dirty", (t) => {
+  const m = runOneCpu(
+    oneCpu([
+      { op: "mmap", at: "X", pages: "$pages" },
+      { op: "touch", at: "X", pages: "$pages", access: "write", value: 7 },
+    ]),
+  );
+  for (let i = 0; i < 4; i++) {
+    const pte = m.pte(pageAt(m, i));
+    t.true(pte_present(pte) && pte_dirty(pte) && pte_write(pte), `page ${i}`);
+    t.is(m.frameValue(pte_pfn(pte)), 7, `page ${i} holds the value`);
+    t.true(PageDirty(m.cpu, pte_pfn(pte)));
+    t.not(tlbOf(m, i) & TLB_DIRTY, 0, `page ${i}: a writable, dirty TLB entry`);
+    t.is(m.backing(i), 0, "not written back yet");
+  }
+});
+
+test("touch ranges take parameters: resolved at compile time, checked against the region", (t) => {
+  const text = oneCpu([
+    { op: "mmap", at: "X", pages: "$pages" },
+    { op: "touch", at: "X", page: "$target", pages: 2, access: "write", value: "$pages" },
+  ]);
+  const m = runOneCpu(text, { pages: 8, target: 5 });
+  t.is(m.image[IMG_CODE + INSN_WORDS + 1] as number, m.X + 5 * PAGE_SIZE);
+  t.is(m.frameValue(pte_pfn(m.pte(pageAt(m, 6)))), 8, "value $pages = 8 at page 6");
+  t.is(m.pte(pageAt(m, 7)), 0);
+  const spec = parseScenario(text, "forms.json");
+  t.throws(() => compile(spec, { pages: 8, target: 7 }), {
+    message: "cpus[0].init[1].pages: expected 1 to 1 (the 8-page region from page 7 on), got 2",
+  });
+});
+
+test("touch stops at the first fault: later pages of the range are not touched", (t) => {
+  const m = solo(4);
+  // Pages 0 and 2 mapped, page 1 a hole between two VMAs.
+  sys_mmap(m.cpu, m.X, PAGE_SIZE, 0);
+  sys_mmap(m.cpu, m.X + 2 * PAGE_SIZE, PAGE_SIZE, 2);
+  t.is(user_touch(m.cpu, m.X, 3, true, 4), SIGSEGV, "the hole raises SIGSEGV");
+  t.is(m.frameValue(pte_pfn(m.pte(m.X))), 4, "page 0 written");
+  t.is(m.pte(m.X + 2 * PAGE_SIZE), 0, "page 2, past the fault, never touched");
+  t.is(user_touch(m.cpu, m.X, 3, false, 0), SIGSEGV, "a read stops there too");
+  t.is(m.pte(m.X + 2 * PAGE_SIZE), 0);
+  // The same through a compiled program: the step ends, the next one runs.
+  const text = oneCpu([
+    { op: "mmap", at: "X", pages: 1 },
+    { op: "touch", at: "X", pages: 3, access: "write", value: 9 },
+    { op: "mmap_anon", at: "Y", pages: 1 },
+    { op: "store", at: "Y", page: 0, value: 5, result: "w" },
+  ]);
+  const r = runOneCpu(text);
+  t.is(r.frameValue(pte_pfn(r.pte(r.X))), 9);
+  t.is(r.frameValue(pte_pfn(r.pte(r.Y))), 5, "the program goes on after the range's fault");
+});
+
+/** Four dirty pages, then the given fadvise; returns which pages were laundered. */
+function laundered(fadvise: Record<string, unknown>): { pages: number[]; m: OnMachine } {
+  const m = runOneCpu(
+    oneCpu(
+      [
+        { op: "mmap", at: "X", pages: "$pages" },
+        { op: "touch", at: "X", pages: "$pages", access: "write", value: 3 },
+      ],
+      [{ op: "fadvise", advice: "dontneed", ...fadvise }],
+    ),
+  );
+  const pages = [0, 1, 2, 3].filter((i) => {
+    const pte = m.pte(pageAt(m, i));
+    const clean = !pte_dirty(pte) && !pte_write(pte) && !PageDirty(m.cpu, pte_pfn(pte));
+    if (clean !== (m.backing(i) === 3)) throw new Error(`page ${i}: cleaned but not written`);
+    return clean;
+  });
+  return { pages, m };
+}
+
+test("fadvise with a one-page range launders only that page", (t) => {
+  const { pages, m } = laundered({ page: 2, pages: 1 });
+  t.deepEqual(pages, [2]);
+  t.deepEqual(Array.from(m.image.subarray(IMG_CODE + 2 * INSN_WORDS, IMG_CODE + 3 * INSN_WORDS)), [
+    OP_FADVISE_DONTNEED,
+    2,
+    1,
+    0,
+    0,
+    0,
+  ]);
+});
+
+test("fadvise without pages, or with pages 0, runs to the end of the file; without a range, all", (t) => {
+  t.deepEqual(laundered({ page: 1 }).pages, [1, 2, 3]);
+  t.deepEqual(laundered({ page: 2, pages: 0 }).pages, [2, 3]);
+  t.deepEqual(laundered({}).pages, [0, 1, 2, 3], "the old form: the whole file");
+  t.deepEqual(laundered({ pages: 2 }).pages, [0, 1]);
+});
+
+test("the seed reads its whole mapping and launders the target page, at any size", (t) => {
+  const spec = parseScenario(SEED_TEXT, SEED_FILE);
+  const { image, regions } = compile(spec, { pages: 1024, target: 700 });
+  const insn = (part: number, i: number): number[] => {
+    const at = (image[IMG_CPU_TABLE + part] as number) + i * INSN_WORDS;
+    return Array.from(image.subarray(at, at + INSN_WORDS));
+  };
+  t.deepEqual(insn(0, 1).slice(0, 3), [OP_TOUCH, regions.X, 1024], "init[1]: touch X");
+  t.is(insn(0, 1)[3], 0, "a read");
+  t.deepEqual(insn(2, 0).slice(0, 3), [OP_FADVISE_DONTNEED, 700, 1], "steps[0]");
+  t.deepEqual(insn(2, 4).slice(0, 3), [OP_FADVISE_DONTNEED, 700, 1], "steps[4]");
+});
+
+// ---------------------------------------------------------------------------------------------
 // Fuzzing the loader in-process: it returns a scenario or throws a one-line UsageError naming
 // the file, quickly; nothing else (no TypeError, RangeError, hang).
 
@@ -540,6 +893,8 @@ const KEYS = [
   "from",
   "to",
   "advice",
+  "access",
+  "populate",
   "cpu",
   "reg",
   "kind",
@@ -597,6 +952,10 @@ const valueArb: fc.Arbitrary<unknown> = fc.oneof(
       "wait",
       "ftruncate",
       "alloc",
+      "touch",
+      "read",
+      "write",
+      "mmap_anon",
       "v4.9-rc4",
       "5d1904204c99",
       "100us",
@@ -606,6 +965,7 @@ const valueArb: fc.Arbitrary<unknown> = fc.oneof(
       "",
       null,
       true,
+      false,
       [],
       {},
     ),
@@ -643,12 +1003,82 @@ function nodes(v: unknown, path: Path = [], out: { path: Path; value: unknown }[
   return out;
 }
 
+/** Numbers and parameters a range can take: mostly sound ones, some past every limit. */
+const rangeArgArb: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(0, 1, "$pages", "$target") },
+  { weight: 2, arbitrary: fc.integer({ min: -1, max: 3 }) },
+  { weight: 1, arbitrary: fc.constantFrom(4096, 4097, -0x80000000, 0.5, "$npages", "3", null) },
+);
+const regionArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("X", "Y") },
+  { weight: 1, arbitrary: fc.constantFrom("Z", 0) },
+);
+const touchFields = {
+  op: fc.constant("touch"),
+  at: regionArb,
+  page: rangeArgArb,
+  pages: rangeArgArb,
+};
+
+const mmapFields = {
+  op: fc.constantFrom("mmap", "mmap_anon", "mmap_thp"),
+  at: regionArb,
+  pages: rangeArgArb,
+};
+
+/** The range forms: touch, fadvise with a range, mmap and mmap_anon with populate. */
+const rangeStepArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  // A read without a value, a write with one, and either with or without.
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      { ...touchFields, access: fc.constant("read") },
+      { requiredKeys: ["op", "at", "pages", "access"] },
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      { ...touchFields, access: fc.constant("write"), value: rangeArgArb },
+      { requiredKeys: ["op", "at", "pages", "access", "value"] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { ...touchFields, access: fc.constantFrom("read", "write", "readwrite"), value: rangeArgArb },
+      { requiredKeys: ["op", "at", "pages", "access"] },
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      {
+        op: fc.constant("fadvise"),
+        advice: fc.constantFrom("dontneed", "dontneed", "willneed"),
+        page: rangeArgArb,
+        pages: rangeArgArb,
+      },
+      { requiredKeys: ["op", "advice"] },
+    ),
+  },
+  { weight: 3, arbitrary: fc.record({ ...mmapFields, populate: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { ...mmapFields, populate: valueArb },
+      { requiredKeys: ["op", "at", "pages"] },
+    ),
+  },
+);
+
 type Mutation =
   | { kind: "delete"; pick: number }
   | { kind: "replaceLeaf"; pick: number; value: unknown }
   | { kind: "replaceNode"; pick: number; value: unknown }
   | { kind: "insertKey"; pick: number; key: string; value: unknown }
-  | { kind: "duplicate"; pick: number };
+  | { kind: "duplicate"; pick: number }
+  | { kind: "insertStep"; pick: number; step: Record<string, unknown> };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }),
@@ -661,6 +1091,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     value: valueArb,
   }),
   fc.record({ kind: fc.constant("duplicate" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("insertStep" as const), pick: fc.nat(), step: rangeStepArb }),
 );
 
 /** Apply one mutation to the tree (in place, except a replaced root, which is returned). */
@@ -702,6 +1133,16 @@ function mutate(root: unknown, m: Mutation): unknown {
       a.push(structuredClone(a[m.pick % a.length]));
       return root;
     }
+    case "insertStep": {
+      // Put a range-form step anywhere in a CPU's init or steps.
+      const n = pickFrom(
+        all.filter((x) => Array.isArray(x.value) && /^(init|steps)$/.test(String(x.path.at(-1)))),
+      );
+      if (n === undefined) return root;
+      const a = n.value as unknown[];
+      a.splice(m.pick % (a.length + 1), 0, structuredClone(m.step));
+      return root;
+    }
   }
 }
 
@@ -730,6 +1171,36 @@ test("fuzz: arbitrary JSON and text never make the loader crash or hang", (t) =>
     { numRuns: 2000 },
   );
   t.pass();
+});
+
+test("fuzz: range-form steps put into the seed validate or name the file; many are accepted", (t) => {
+  let accepted = 0;
+  const accepts: Record<string, number> = {};
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ pick: fc.nat(), step: rangeStepArb }), { minLength: 1, maxLength: 3 }),
+      fc.array(mutationArb, { maxLength: 1 }),
+      (steps, ms) => {
+        let s: unknown = structuredClone(SEED);
+        for (const x of steps) s = mutate(s, { kind: "insertStep", ...x });
+        for (const m of ms) s = mutate(s, m);
+        if (loadOrReject(JSON.stringify(s))) {
+          accepted++;
+          for (const x of steps) {
+            const key = `${String(x.step.op)}${"populate" in x.step ? "+populate" : ""}`;
+            accepts[key] = (accepts[key] ?? 0) + 1;
+          }
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  t.log(`accepted ${accepted} of 2000: ${JSON.stringify(accepts)}`);
+  // Each form is accepted when it is sound (the generator reaches them all) and refused when
+  // it is not.
+  t.true(accepted > 0 && accepted < 2000, `accepted ${accepted} of 2000`);
+  for (const form of ["touch", "fadvise", "mmap+populate", "mmap_anon+populate"])
+    t.true((accepts[form] ?? 0) > 0, `some ${form} step accepted`);
 });
 
 test("fuzz: mutations of the seed scenario validate or name the file, never crash", (t) => {

@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { ST_TRIALS } from "../../lib/machine/layout.js";
 import { CpuFailure, Machine, WatchdogError, type BatchStats } from "../machine.js";
 import { stepName } from "../run.js";
+import { DRIFT_RATIO, learnWindow } from "../aim.js";
 import {
   faultyImage,
   killWorkerLater,
@@ -44,6 +45,11 @@ const START_TIMEOUT_MS = 30_000;
 interface Live {
   m: Machine;
   watch: DeathWatch;
+  /**
+   * Window-aware offsets learnt on this machine, per cell index, with the hit rate of the first
+   * slice that used them (null until then); a slice below half of it re-learns.
+   */
+  aims: Map<number, { aim: { loNs: number; hiNs: number }; baseline: number | null }>;
 }
 
 async function startMachine(cpus: number): Promise<Live> {
@@ -56,7 +62,7 @@ async function startMachine(cpus: number): Promise<Live> {
   });
   try {
     const m = await Promise.race([Machine.start(cpus), timeout]);
-    return { m, watch: watchDeaths(m) };
+    return { m, watch: watchDeaths(m), aims: new Map() };
   } finally {
     clearTimeout(timer);
   }
@@ -153,19 +159,32 @@ export async function runFleet(o: FleetOptions): Promise<void> {
         if (hook?.kind === "kill") killWorkerLater(m, 1, 100);
         running.add(m);
         if (stopping) m.stop();
-        const batch = m.run(
-          {
-            ...cell.batch,
-            seed: u.seed,
-            trials: u.trials,
-            durationMs: u.durationMs,
-            spinLimit,
-            sleepingDelays,
-          },
-          o.watchdogMs,
-        );
+        const base = {
+          ...cell.batch,
+          seed: u.seed,
+          trials: u.trials,
+          durationMs: u.durationMs,
+          spinLimit,
+          sleepingDelays,
+        };
+        let aimed = cell.aimed ? live.aims.get(u.cell) : undefined;
+        if (cell.aimed && aimed === undefined && !stopping) {
+          const learning = learnWindow(m, base, o.watchdogMs);
+          learning.catch(() => undefined);
+          const learned = await Promise.race([learning, live.watch.died]);
+          if (learned !== null) {
+            aimed = { aim: { loNs: learned.loNs, hiNs: learned.hiNs }, baseline: null };
+            live.aims.set(u.cell, aimed);
+          }
+        }
+        const batch = m.run({ ...base, aim: aimed?.aim }, o.watchdogMs);
         batch.catch(() => undefined); // a death wins the race below; the batch then never ends well
         const stats = await Promise.race([batch, live.watch.died]);
+        if (aimed !== undefined && stats.trials > 0) {
+          const rate = (stats.window?.hits ?? 0) / stats.trials;
+          if (aimed.baseline === null) aimed.baseline = rate;
+          else if (rate < aimed.baseline * DRIFT_RATIO) live.aims.delete(u.cell); // drifted: learn again
+        }
         running.delete(m);
         failures[u.cell] = 0;
         o.onSlice(u, stats);

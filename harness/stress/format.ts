@@ -57,11 +57,21 @@ export function formatStress(r: StressResult): string {
     formatNs(r.elapsedMs * 1e6) +
     (r.partial ? `\nPARTIAL: ${r.status === "stopped" ? "stopped early" : "a checkpoint"}` : "");
   const rows = [
-    ["scenario", "kernel", "trials", "forbidden", "rate (95% interval)", "expected", "verdict"],
+    [
+      "scenario",
+      "kernel",
+      "trials",
+      "in window",
+      "forbidden",
+      "rate (95% interval)",
+      "expected",
+      "verdict",
+    ],
     ...r.cells.map((c) => [
       c.scenario,
       c.kernel,
       num(c.trials),
+      c.windowHits === undefined ? "-" : num(c.windowHits),
       num(c.forbiddenTrials),
       formatRate(c.rate),
       EXPECTED[c.expected],
@@ -72,7 +82,7 @@ export function formatStress(r: StressResult): string {
   const lines = [
     head,
     "",
-    table(rows, [false, false, true, true]),
+    table(rows, [false, false, true, true, true]),
     "",
     `${num(t.trials)} trials (${num(t.trialsPerSecond)}/s), ${num(t.forbiddenTrials)} forbidden; ` +
       `harness errors: ${t.harnessErrors} (not counted as outcomes)` +

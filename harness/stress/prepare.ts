@@ -31,6 +31,8 @@ export interface PreparedCell {
   forbidden: boolean[];
   /** The batch configuration without the per-slice fields (seed, trials, duration). */
   batch: Omit<BatchConfig, "seed" | "trials" | "durationMs">;
+  /** Natural mode, where the scenario names a window: window-aware start offsets (harness/aim.ts). */
+  aimed: boolean;
 }
 
 export function prepareCells(cells: Cell[], mode: Mode): PreparedCell[] {
@@ -38,7 +40,8 @@ export function prepareCells(cells: Cell[], mode: Mode): PreparedCell[] {
   return cells.map(({ scenario, kernel }) => {
     let c = compiled.get(scenario.name);
     if (c === undefined) {
-      c = compile(scenario, {});
+      // At natural timing, the parameters the scenario declares for it (as matrix --natural).
+      c = compile(scenario, mode === "natural" ? { ...(scenario.natural ?? {}) } : {});
       compiled.set(scenario.name, c);
     }
     const delays = mode === "widened" ? widenDelays(scenario) : new Map<string, number>();
@@ -57,6 +60,7 @@ export function prepareCells(cells: Cell[], mode: Mode): PreparedCell[] {
         delaysNs: new Map([...delays].map(([p, ns]) => [pointId(p), ns])),
         flushCeiling: arch === "arm64" ? ARM64_MAX_TLB_RANGE_PAGES : tlb_single_page_flush_ceiling,
       },
+      aimed: mode === "natural" && scenario.window !== undefined,
     };
   });
 }

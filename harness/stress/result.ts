@@ -33,6 +33,11 @@ export interface CellCounts {
   firstForbidden: { seed: number; trial: number } | null;
   /** Stopped after repeated harness errors. */
   quarantined: boolean;
+  /**
+   * Trials whose racing step began inside the scenario's window (scenarios that name one;
+   * absent in results written before window coverage).
+   */
+  windowHits?: number;
 }
 
 export interface CellSummary extends CellCounts {
@@ -211,4 +216,5 @@ export function addCounts(a: CellCounts, b: CellCounts): void {
   for (const [k, n] of Object.entries(b.outcomes)) a.outcomes[k] = (a.outcomes[k] ?? 0) + n;
   a.firstForbidden ??= b.firstForbidden;
   a.quarantined ||= b.quarantined;
+  if (b.windowHits !== undefined) a.windowHits = (a.windowHits ?? 0) + b.windowHits;
 }

@@ -80,6 +80,7 @@ export class Tally {
     c.lostWrites += s.lostWrites;
     c.useAfterFree += s.useAfterFree;
     c.faults += s.faults;
+    if (s.window !== undefined) c.windowHits = (c.windowHits ?? 0) + s.window.hits;
     c.slices++;
     c.machineMs = Math.round((c.machineMs + s.elapsedMs) * 10) / 10;
     p.outcomeLabels.forEach((label, i) => {

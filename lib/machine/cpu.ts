@@ -23,6 +23,7 @@ import { MmuGather } from "../mm/tlb_gather.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { sched_yield } from "../sched/baton.js";
 import { trace_record } from "../trace/ring.js";
+import { window_close, window_open } from "./window.js";
 import type { FootprintRecorder } from "../sched/footprint.js";
 import {
   HOOK_CONTROLLED,
@@ -56,6 +57,15 @@ export class Cpu extends Waiter {
   readonly tlb = new MmuGather();
   /** Explorer machines with footprints: records the words each controlled step touches. */
   footprint: FootprintRecorder | null = null;
+  /** Window coverage (lib/machine/window.ts): this CPU's window points, -1 if not its window. */
+  winOpen = -1;
+  winClose = -1;
+  /** The program counter of this CPU's racing step, -1 if it has none. */
+  racePc = -1;
+  /** Window timing on (learning): note when the window's points are reached. */
+  winTiming = false;
+  /** performance.now() when this CPU left the start barrier (window timing). */
+  winT0 = 0;
   /** Clock for delays; performance.now in a worker, replaceable in tests. */
   now: () => number = () => performance.now();
 
@@ -95,6 +105,8 @@ export class Cpu extends Waiter {
     const mem = this.mem;
     if (this.hooks !== 0) this.hook(STEP_POINT, id, 0);
     mem[this.self + CPU_POINT] = id;
+    if (id === this.winOpen) window_open(this);
+    else if (id === this.winClose) window_close(this);
     if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
     const ms = this.delayMs[id] as number;
     if (ms !== 0) this.delay(ms, id);

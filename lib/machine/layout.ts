@@ -77,6 +77,15 @@ export const CPU_SCHED_KIND = 50; // controlled runs: the step the CPU waits to 
 export const CPU_SCHED_A = 51;
 export const CPU_SCHED_B = 52;
 export const CPU_TRACE_HEAD = 53; // events recorded into this CPU's trace ring this trial
+/**
+ * Window coverage (see lib/machine/window.ts). The racing CPU notes the window's state when it
+ * reaches its racing step (WIN_NOT_REACHED until then); with window timing on, the CPUs note
+ * when, in ns after the start barrier, they reached the window's points (-1: not reached).
+ */
+export const CPU_WIN_SEEN = 54;
+export const CPU_WIN_T_OPEN = 55;
+export const CPU_WIN_T_CLOSE = 56;
+export const CPU_WIN_T_RACE = 57;
 export const CPU_REGS = 16; // NR_REGS result registers of the user program
 export const CPU_WORDS = 64;
 
@@ -104,6 +113,8 @@ export const CTRL_CONTINUE = 4; // CPU 0's decision for the next trial
 export const CTRL_BATON = 5;
 /** Traces: the global sequence number of trace events (Atomics.add). */
 export const CTRL_TRACE_SEQ = 6;
+/** The scenario's race window in this trial: WIN_CLOSED_YET, WIN_OPEN or WIN_CLOSED. */
+export const CTRL_WINDOW = 7;
 export const CTRL_WORDS = 8;
 
 /**
@@ -115,6 +126,10 @@ export const FOOTPRINT_WORDS = 1024;
 export const FP_COUNT = 0;
 export const FP_OVERFLOW = 1;
 export const FP_ENTRIES = 2;
+
+/** Window timing: per trial, [t_open, t_close, t_race] in ns after the start barrier. */
+export const WIN_SAMPLE_WORDS = 3;
+export const NR_WIN_SAMPLES = 4096;
 export const CMD_RUN = 1;
 export const CMD_EXIT = 2;
 
@@ -132,7 +147,13 @@ export const CFG_FLUSH_CEILING = 9; // tlb_single_page_flush_ceiling of the mode
 export const CFG_OFFSET_FIXED = 10; // 1: CPU 1 starts CFG_OFFSET_MAX_NS (signed) after CPU 0, every trial
 export const CFG_CONTROLLED = 11; // 1: the explorer's scheduler hands a baton at every step
 export const CFG_TRACE = 12; // 1: every CPU records its steps into its trace ring
-export const CFG_WORDS = 16;
+export const CFG_OFFSET_MODE = 13; // OFFSETS_UNIFORM or OFFSETS_WINDOW
+export const CFG_AIM_LO_NS = 14; // window-aware offsets: the racing CPU starts lo..hi ns after
+export const CFG_AIM_HI_NS = 15; // the window's CPU (before it where negative)
+export const CFG_WINDOW_TIMING = 16; // 1: note when each CPU reaches the window's points (learning)
+export const CFG_WORDS = 24;
+export const OFFSETS_UNIFORM = 0;
+export const OFFSETS_WINDOW = 1;
 export const NR_POINTS_MAX = 24;
 
 /** Statistics of the current batch, kept by CPU 0. */
@@ -144,7 +165,13 @@ export const ST_UAF = 4; // trials with at least one use-after-free access
 export const ST_FIRST_UAF_TRIAL = 5; // -1 until the first
 export const ST_FORBIDDEN = 6; // trials with a lost write or a use-after-free access (counted once)
 export const ST_TRACE_KEPT_TRIAL = 7; // traced runs: the trial whose trace was kept, -1 if none
-export const ST_OUTCOMES = 8;
+/** Window coverage: where the racing step fell (see lib/machine/window.ts). */
+export const ST_WIN_BEFORE = 8; // before the window opened
+export const ST_WIN_HITS = 9; // inside the window
+export const ST_WIN_AFTER = 10; // after it closed
+export const ST_WIN_MISSED = 11; // the racing step was never reached (a fault before it)
+export const ST_WIN_SAMPLES = 12; // window timing: samples written to Layout.winSamples
+export const ST_OUTCOMES = 16;
 export const ST_WORDS = ST_OUTCOMES + NR_OUTCOMES;
 
 /** Float64 slots at the start of the buffer. */
@@ -228,6 +255,8 @@ export class Layout {
   readonly traceKept: number;
   /** Per CPU, the footprint of its last controlled step (FOOTPRINT_WORDS each). */
   readonly footprint: number;
+  /** Window timing samples, written by CPU 0 (bookkeeping: never part of a footprint). */
+  readonly winSamples: number;
   readonly words: number;
   readonly bytes: number;
 
@@ -277,6 +306,7 @@ export class Layout {
     this.trace = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS, 16);
     this.traceKept = alloc(s, nrCpus * TRACE_ENTRIES * TRACE_WORDS + MAX_CPUS, 16);
     this.footprint = alloc(s, nrCpus * FOOTPRINT_WORDS, 16);
+    this.winSamples = alloc(s, NR_WIN_SAMPLES * WIN_SAMPLE_WORDS, 16);
     this.words = s.next;
     this.bytes = this.words * 4;
   }

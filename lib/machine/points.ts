@@ -17,6 +17,7 @@ export const POINTS = [
   "zap_pte_range:before_flush", // PTEs cleared (rmap removed unless delayed), PTL held, no flush yet
   "shrink_page_list:start", // reclaim is about to scan the anonymous pages
   "shrink_page_list:unmapped", // try_to_unmap() done, page not yet written to swap
+  "tlb_finish_mmu:flushed", // the unmap's mmu_gather has flushed the TLBs and freed its pages
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -34,6 +35,7 @@ export const P_FADVISE_START = 9;
 export const P_ZAP_PTE_RANGE_BEFORE_FLUSH = 10;
 export const P_SHRINK_PAGE_LIST_START = 11;
 export const P_SHRINK_PAGE_LIST_UNMAPPED = 12;
+export const P_TLB_FINISH_MMU_FLUSHED = 13;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -6,9 +6,9 @@ import type { Cpu } from "./cpu.js";
 import { CPU_REGS, CPU_STEP, FRAME_WORDS } from "./layout.js";
 import { alloc_page } from "../mm/page_alloc.js";
 import { sys_ftruncate } from "../mm/truncate.js";
-import { user_load, user_store } from "../mmu/access.js";
+import { user_load, user_store, user_touch } from "../mmu/access.js";
 import { fadvise_dontneed } from "../mm/fadvise.js";
-import { do_generic_file_read, file_pages } from "../mm/filemap.js";
+import { do_generic_file_read } from "../mm/filemap.js";
 import { sys_mmap, sys_mmap_anon, sys_munmap } from "../mm/mmap.js";
 import { madvise_free } from "../mm/madvise.js";
 import { shrink_page_list } from "../mm/vmscan.js";
@@ -31,17 +31,21 @@ import {
   OP_RECLAIM,
   OP_MMAP_THP,
   OP_RECLAIM_CLUSTER,
+  OP_TOUCH,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
 import { STEP_OP, STEP_RESULT } from "./steps.js";
+import { window_race } from "./window.js";
 
 export function run_program(cpu: Cpu, from: number, to: number): void {
   const mem = cpu.mem;
   const L = cpu.L;
   const code = L.program;
   const regs = cpu.self + CPU_REGS;
+  const racePc = cpu.racePc;
   for (let pc = from; pc < to; pc += INSN_WORDS) {
     mem[cpu.self + CPU_STEP] = pc;
+    if (pc === racePc) window_race(cpu);
     const at = code + pc;
     const a = mem[at + 1] as number;
     const b = mem[at + 2] as number;
@@ -50,10 +54,10 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
     if (cpu.hooks !== 0) cpu.hook(STEP_OP, op, pc);
     switch (op) {
       case OP_MMAP:
-        sys_mmap(cpu, a, b, c);
+        sys_mmap(cpu, a, b, c, mem[at + 4] !== 0);
         break;
       case OP_MMAP_ANON:
-        sys_mmap_anon(cpu, a, b);
+        sys_mmap_anon(cpu, a, b, false, mem[at + 4] !== 0);
         break;
       case OP_MMAP_THP:
         sys_mmap_anon(cpu, a, b, true);
@@ -82,7 +86,11 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
         break;
       }
       case OP_FADVISE_DONTNEED:
-        fadvise_dontneed(cpu, 0, file_pages(cpu));
+        fadvise_dontneed(cpu, a, b);
+        break;
+      case OP_TOUCH:
+        // Stops at the first fault (the program would die there); no register records it.
+        user_touch(cpu, a, b, c !== 0, mem[at + 4] as number);
         break;
       case OP_PREAD:
         mem[regs + c] = do_generic_file_read(cpu, a, b);

@@ -20,6 +20,23 @@ import {
   CFG_TRACE,
   ST_TRACE_KEPT_TRIAL,
   CFG_OFFSET_MAX_NS,
+  CFG_OFFSET_MODE,
+  CFG_AIM_LO_NS,
+  CFG_AIM_HI_NS,
+  CFG_WINDOW_TIMING,
+  CPU_WIN_SEEN,
+  CPU_WIN_T_OPEN,
+  CPU_WIN_T_CLOSE,
+  CPU_WIN_T_RACE,
+  CTRL_WINDOW,
+  NR_WIN_SAMPLES,
+  OFFSETS_WINDOW,
+  ST_WIN_AFTER,
+  ST_WIN_BEFORE,
+  ST_WIN_HITS,
+  ST_WIN_MISSED,
+  ST_WIN_SAMPLES,
+  WIN_SAMPLE_WORDS,
   CFG_SEED,
   CFG_SPIN_LIMIT,
   CFG_TRIALS,
@@ -53,6 +70,15 @@ import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS } from "../scenarios/image.js";
 import { lost_writes, outcome_index, outcome_faulted, uaf_accesses } from "../scenarios/oracle.js";
 import { barrier_wait } from "../sync/barrier.js";
 import { DEFAULT_SPIN_LIMIT, WAIT_START_OFFSET } from "../sync/waiter.js";
+import {
+  window_begin,
+  window_close,
+  window_of,
+  window_setup,
+  WIN_CLOSED,
+  WIN_NOT_OPEN,
+  WIN_OPEN,
+} from "./window.js";
 
 /** A well-mixed 32-bit hash of (seed, trial, cpu): the start offset's randomness. */
 export function offset_hash(seed: number, trial: number, cpu: number): number {
@@ -97,6 +123,23 @@ function spin_offset(cpu: Cpu, spins: number): void {
   cpu.waitEnd();
 }
 
+/** Window timing: keep this trial's [t_open, t_close, t_race] while there is room. */
+function window_sample(
+  mem: Int32Array,
+  samples: number,
+  st: number,
+  winCpu: number,
+  raceCpu: number,
+): void {
+  const n = mem[st + ST_WIN_SAMPLES] as number;
+  if (n >= NR_WIN_SAMPLES) return;
+  const at = samples + n * WIN_SAMPLE_WORDS;
+  mem[at] = mem[winCpu + CPU_WIN_T_OPEN] as number;
+  mem[at + 1] = mem[winCpu + CPU_WIN_T_CLOSE] as number;
+  mem[at + 2] = mem[raceCpu + CPU_WIN_T_RACE] as number;
+  mem[st + ST_WIN_SAMPLES] = n + 1;
+}
+
 /** Run one batch of trials on this CPU. `spinsPerNs` calibrates the start offsets. */
 export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const mem = cpu.mem;
@@ -119,6 +162,15 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const offsetFixed = Atomics.load(mem, cfg + CFG_OFFSET_FIXED) !== 0;
   const controlled = Atomics.load(mem, cfg + CFG_CONTROLLED) !== 0;
   const traced = Atomics.load(mem, cfg + CFG_TRACE) !== 0;
+  // Window-aware offsets: the aimed CPU starts aimLo..aimHi ns after the window's CPU.
+  const aimed = Atomics.load(mem, cfg + CFG_OFFSET_MODE) === OFFSETS_WINDOW;
+  const aimLo = Atomics.load(mem, cfg + CFG_AIM_LO_NS);
+  const aimSpan = Math.max(0, Atomics.load(mem, cfg + CFG_AIM_HI_NS) - aimLo);
+  const win = window_of(mem, L.program);
+  const windowed = win.cpu >= 0;
+  const winTiming = windowed && Atomics.load(mem, cfg + CFG_WINDOW_TIMING) !== 0;
+  window_setup(cpu, winTiming);
+  const raceSeen = windowed ? L.cpu(win.raceCpu) + CPU_WIN_SEEN : 0;
   // The steps of a trial's body report to the trace and, under the explorer, to the scheduler.
   const hooks = (traced ? HOOK_TRACE : 0) | (controlled ? HOOK_CONTROLLED : 0);
   const nprog = mem[L.program + IMG_NCPUS] as number;
@@ -130,10 +182,16 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   const bodyTo = mem[t + 3] as number;
   const B = L.trialBarrier;
   let othersInit = false;
-  for (let c = 1; c < (mem[L.program + IMG_NCPUS] as number); c++) {
+  let anyInit = false;
+  for (let c = 0; c < (mem[L.program + IMG_NCPUS] as number); c++) {
     const tc = L.program + IMG_CPU_TABLE + c * IMG_CPU_WORDS;
-    if (mem[tc] !== mem[tc + 1]) othersInit = true;
+    if (mem[tc] === mem[tc + 1]) continue;
+    anyInit = true;
+    if (c > 0) othersInit = true;
   }
+  // A CPU that waited out a long init may have parked, and a parked CPU takes tens of us to
+  // wake: after an init, one barrier wakes every CPU and a second one, which all CPUs reach
+  // spinning, is the precise start.
   const ctrl = L.ctrl;
   const st = L.stats;
   const f64 = new Float64Array(mem.buffer, 0, F64_SLOTS);
@@ -158,6 +216,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       Atomics.store(mem, ctrl + CTRL_CONTINUE, go ? 1 : 0);
       if (go && trial > 0) machine_reset(cpu);
       if (go && hooks !== 0) trace_reset(mem, L);
+      Atomics.store(mem, ctrl + CTRL_WINDOW, WIN_NOT_OPEN);
     }
     local_flush_tlb(cpu); // the new trial starts with an empty TLB on every CPU
     if (othersInit) {
@@ -167,14 +226,23 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     } else if (leader && Atomics.load(mem, ctrl + CTRL_CONTINUE) !== 0) {
       run_program(cpu, initFrom, initTo);
     }
+    if (anyInit) barrier_wait(cpu, B); // every CPU awake
     barrier_wait(cpu, B); // the precise start
     if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
+    if (winTiming) cpu.winT0 = performance.now();
+    window_begin(cpu);
     if (controlled) {
       // No start offsets: the scheduler alone decides who runs.
     } else if (offsetFixed) {
       // The window map: CPU 1 starts offsetMaxNs after CPU 0 (before it, if negative).
       const d = cpu.id === 1 ? offsetMaxNs : cpu.id === 0 ? -offsetMaxNs : 0;
       if (d > 0) spin_offset(cpu, Math.round(d * spinsPerNs));
+    } else if (aimed) {
+      // One draw per trial, the same on every CPU: a positive one delays the aimed CPU, a
+      // negative one the window's CPU.
+      const d = aimLo + (offset_hash(seed, trial, 0) % (aimSpan + 1));
+      if (d > 0 && cpu.id === win.aimCpu) spin_offset(cpu, Math.round(d * spinsPerNs));
+      else if (d < 0 && cpu.id === win.cpu) spin_offset(cpu, Math.round(-d * spinsPerNs));
     } else if (offsetMaxNs > 0) {
       spin_offset(
         cpu,
@@ -190,6 +258,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       if (controlled) while (sched_yield(cpu, SCHED_IDLE, STEP_END, 0, 0));
       cpu.hooks = 0;
     } else if (hasProgram) run_program(cpu, bodyFrom, bodyTo);
+    if (cpu.winOpen >= 0) window_close(cpu); // the window closes at the latest with its CPU's body
     mem[cpu.self + CPU_HEARTBEAT] = trial + 1;
     barrier_wait(cpu, B);
     if (leader) {
@@ -216,6 +285,20 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       if (uaf !== 0) {
         mem[st + ST_UAF] = (mem[st + ST_UAF] as number) + 1;
         if (mem[st + ST_FIRST_UAF_TRIAL] === -1) mem[st + ST_FIRST_UAF_TRIAL] = trial;
+      }
+      if (windowed) {
+        const seen = mem[raceSeen] as number;
+        const slot =
+          seen === WIN_OPEN
+            ? ST_WIN_HITS
+            : seen === WIN_NOT_OPEN
+              ? ST_WIN_BEFORE
+              : seen === WIN_CLOSED
+                ? ST_WIN_AFTER
+                : ST_WIN_MISSED;
+        mem[st + slot] = (mem[st + slot] as number) + 1;
+        if (winTiming)
+          window_sample(mem, L.winSamples, st, L.cpu(win.cpu), raceSeen - CPU_WIN_SEEN);
       }
       Atomics.store(mem, st + ST_TRIALS, trial + 1);
     }

@@ -9,11 +9,15 @@ import { file_pages } from "./filemap.js";
 import { write_cache_pages } from "./page-writeback.js";
 import { invalidate_mapping_pages } from "./truncate.js";
 
-/** fadvise(fd, start_index << PAGE_SHIFT, nr << PAGE_SHIFT, POSIX_FADV_DONTNEED). */
+/**
+ * fadvise(fd, start_index << PAGE_SHIFT, nr << PAGE_SHIFT, POSIX_FADV_DONTNEED). nr 0 is len 0,
+ * to the end of the file: mm/fadvise.c v4.9, "Len == 0 means "as much as possible"", so
+ * `if (!len || endbyte < len) endbyte = -1` and end_index covers every page.
+ */
 export function fadvise_dontneed(cpu: Cpu, start_index: number, nr: number): number {
   cpu.point(P_FADVISE_START);
   const last = file_pages(cpu) - 1;
-  const end_index = Math.min(start_index + nr - 1, last);
+  const end_index = nr === 0 ? last : Math.min(start_index + nr - 1, last);
   if (end_index < start_index) return 0;
   write_cache_pages(cpu, start_index, end_index); // __filemap_fdatawrite_range()
   cpu.point(P_FADVISE_BEFORE_INVALIDATE);

@@ -11,6 +11,7 @@ import type { Cpu } from "../machine/cpu.js";
 import {
   MAX_VMAS,
   PAGE_SHIFT,
+  PAGE_SIZE,
   VMA_END,
   VMA_FILE,
   VMA_FLAGS,
@@ -18,10 +19,27 @@ import {
   VMA_PGOFF,
   VMA_START,
 } from "../machine/layout.js";
-import { PAGE_COPY, PAGE_SHARED_WRNOTIFY } from "../mmu/pgtable.js";
-import { down_write, up_write } from "../sync/rwsem.js";
+import {
+  _PAGE_PSE,
+  _PAGE_RW,
+  PAGE_COPY,
+  PAGE_SHARED_WRNOTIFY,
+  pmd_none,
+  pmd_offset,
+  pmd_present,
+  pte_dirty,
+  pte_lockptr,
+  pte_offset,
+  pte_pfn,
+  pte_present,
+  pte_write,
+} from "../mmu/pgtable.js";
+import { down_read, down_write, up_read, up_write } from "../sync/rwsem.js";
+import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { tlb_finish_mmu, tlb_gather_mmu } from "./tlb_gather.js";
-import { unmap_vmas } from "./memory.js";
+import { FAULT_FLAG_WRITE, handle_mm_fault, unmap_vmas, VM_FAULT_ERROR } from "./memory.js";
+import { PageDirty } from "./page_flags.js";
+import { set_page_dirty } from "./page-writeback.js";
 
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
@@ -136,22 +154,36 @@ function vma_link(
 
 /**
  * mmap(addr, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, fd, pgoff << PAGE_SHIFT) of the
- * shared file. Returns addr.
+ * shared file, with `populate` also MAP_POPULATE (see mm_populate). Returns addr.
  */
-export function sys_mmap(cpu: Cpu, addr: number, len: number, pgoff: number): number {
+export function sys_mmap(
+  cpu: Cpu,
+  addr: number,
+  len: number,
+  pgoff: number,
+  populate = false,
+): number {
   const L = cpu.L;
   down_write(cpu, L.mmapSem);
   do_munmap(cpu, addr, len); // MAP_FIXED replaces whatever was there
   vma_link(cpu, vm_area_alloc(cpu), addr, addr + len, pgoff, true);
   up_write(cpu, L.mmapSem);
+  if (populate) mm_populate(cpu, addr, len); // vm_mmap_pgoff(), after up_write()
   return addr;
 }
 
 /**
  * mmap(addr, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0), and with
- * `thp` also madvise(MADV_HUGEPAGE) (VM_HUGEPAGE: write faults map huge pages where they fit).
+ * `thp` also madvise(MADV_HUGEPAGE) (VM_HUGEPAGE: write faults map huge pages where they fit);
+ * with `populate` also MAP_POPULATE (see mm_populate).
  */
-export function sys_mmap_anon(cpu: Cpu, addr: number, len: number, thp = false): number {
+export function sys_mmap_anon(
+  cpu: Cpu,
+  addr: number,
+  len: number,
+  thp = false,
+  populate = false,
+): number {
   const L = cpu.L;
   down_write(cpu, L.mmapSem);
   do_munmap(cpu, addr, len);
@@ -159,7 +191,75 @@ export function sys_mmap_anon(cpu: Cpu, addr: number, len: number, thp = false):
   vma_link(cpu, vma, addr, addr + len, addr >>> PAGE_SHIFT, false);
   if (thp) Atomics.or(cpu.mem, L.vma(vma) + VMA_FLAGS, VM_HUGEPAGE);
   up_write(cpu, L.mmapSem);
+  if (populate) mm_populate(cpu, addr, len);
   return addr;
+}
+
+/* ---------------------------------------------------------------- MAP_POPULATE */
+
+/**
+ * MAP_POPULATE as of v4.9: do_mmap() sets *populate = len, and vm_mmap_pgoff() (mm/util.c)
+ * calls mm_populate() once it has dropped mmap_sem: __mm_populate(start, len, ignore_errors=1)
+ * (mm/gup.c). That takes mmap_sem for read and runs populate_vma_page_range() on each VMA of
+ * the range; an error ends that VMA (__mm_populate retries the failing page once, which fails
+ * the same way) and population goes on with the next one.
+ */
+export function mm_populate(cpu: Cpu, start: number, len: number): void {
+  const L = cpu.L;
+  const end = start + len;
+  down_read(cpu, L.mmapSem);
+  for (let nstart = start; nstart < end;) {
+    const vma = find_vma(cpu, nstart);
+    if (vma < 0 || vma_field(cpu, vma, VMA_START) >= end) break;
+    const nend = Math.min(end, vma_field(cpu, vma, VMA_END));
+    populate_vma_page_range(cpu, vma, Math.max(nstart, vma_field(cpu, vma, VMA_START)), nend);
+    nstart = nend;
+  }
+  up_read(cpu, L.mmapSem);
+}
+
+/**
+ * populate_vma_page_range() -> __get_user_pages() (mm/gup.c, v4.9) with FOLL_TOUCH, and
+ * FOLL_WRITE only if (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE: a private writable
+ * mapping is populated by write faults (COW broken, dirty PTEs), a shared one by read faults,
+ * "because these don't COW and we would not want to dirty them for nothing" (clean,
+ * write-protected PTEs). For each page, follow_page_mask() looks in the page tables in
+ * software, so no CPU's TLB is filled; where no suitable page is mapped, faultin_page() ->
+ * handle_mm_fault() (the fault path user accesses take) and look again. Returns the pages
+ * done, or -1 (-EFAULT) if the first one failed.
+ */
+function populate_vma_page_range(cpu: Cpu, vma: number, start: number, end: number): number {
+  const write = (vma_field(cpu, vma, VMA_FLAGS) & (VM_WRITE | VM_SHARED)) === VM_WRITE;
+  let i = 0;
+  for (let addr = start; addr < end; addr += PAGE_SIZE, i++) {
+    while (!follow_page(cpu, addr, write)) {
+      const ret = handle_mm_fault(cpu, vma, addr, write ? FAULT_FLAG_WRITE : 0);
+      if ((ret & VM_FAULT_ERROR) !== 0) return i > 0 ? i : -1; // e.g. SIGBUS beyond i_size
+    }
+  }
+  return i;
+}
+
+/**
+ * follow_page_mask() -> follow_page_pte() without FOLL_GET: is a page mapped at addr (and
+ * writable, for FOLL_WRITE)? Under the PTL. FOLL_TOUCH with FOLL_WRITE dirties the page if
+ * neither it nor the PTE is dirty. A huge PMD counts as mapped (follow_trans_huge_pmd); one
+ * being split is not present, and the fault path waits for it.
+ */
+function follow_page(cpu: Cpu, addr: number, write: boolean): boolean {
+  const mem = cpu.mem;
+  const pmdp = pmd_offset(cpu.L, addr);
+  const pmd = Atomics.load(mem, pmdp);
+  if (pmd_none(pmd)) return false; // no_page_table()
+  if ((pmd & _PAGE_PSE) !== 0) return pmd_present(pmd) && (!write || (pmd & _PAGE_RW) !== 0);
+  const ptl = pte_lockptr(cpu.L, pmdp);
+  spin_lock(cpu, ptl);
+  const pte = Atomics.load(mem, pte_offset(cpu.L, addr));
+  const found = pte_present(pte) && (!write || pte_write(pte)); // can_follow_write_pte()
+  if (found && write && !pte_dirty(pte) && !PageDirty(cpu, pte_pfn(pte)))
+    set_page_dirty(cpu, pte_pfn(pte));
+  spin_unlock(cpu, ptl);
+  return found;
 }
 
 /**

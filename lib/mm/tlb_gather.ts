@@ -4,6 +4,7 @@
  * freed. It lives on the zapping CPU's kernel stack, so it is per-CPU state, not shared.
  */
 import type { Cpu } from "../machine/cpu.js";
+import { P_TLB_FINISH_MMU_FLUSHED } from "../machine/points.js";
 import { PAGE_SIZE } from "../machine/layout.js";
 import { flush_tlb_mm_range } from "../mmu/shootdown.js";
 import { put_page } from "./page_alloc.js";
@@ -86,4 +87,5 @@ export function tlb_flush_mmu(cpu: Cpu, tlb: MmuGather): void {
 
 export function tlb_finish_mmu(cpu: Cpu, tlb: MmuGather): void {
   tlb_flush_mmu(cpu, tlb);
+  cpu.point(P_TLB_FINISH_MMU_FLUSHED);
 }

@@ -6,7 +6,7 @@
  * also drops this CPU's entry for the address (as x86 does on a page fault).
  */
 import type { Cpu } from "../machine/cpu.js";
-import { CPU_IPI_PENDING, FRAME_WORDS, PAGE_SHIFT } from "../machine/layout.js";
+import { CPU_IPI_PENDING, FRAME_WORDS, PAGE_SHIFT, PAGE_SIZE } from "../machine/layout.js";
 import { __do_page_fault } from "../mm/fault.js";
 import { FAULT_FLAG_WRITE } from "../mm/memory.js";
 import { __flush_tlb_single, TLB_DIRTY, TLB_WRITE, tlb_lookup } from "./tlb.js";
@@ -82,4 +82,31 @@ export function user_load(cpu: Cpu, addr: number): number {
       return 0;
     }
   }
+}
+
+/**
+ * The user program reads (or writes `value` to) `pages` pages from addr on, in address order:
+ * one user_load or user_store per page, so each fills this CPU's TLB and takes its faults as a
+ * single access does. The first fault ends the range: a real program would die of the signal
+ * there, so no later page is touched. Returns 0 or that signal. It cannot hang: at most `pages`
+ * accesses, each of which ends in a value or a signal.
+ */
+export function user_touch(
+  cpu: Cpu,
+  addr: number,
+  pages: number,
+  write: boolean,
+  value: number,
+): number {
+  for (let i = 0; i < pages; i++) {
+    const at = addr + i * PAGE_SIZE;
+    if (write) {
+      const sig = user_store(cpu, at, value);
+      if (sig !== 0) return sig;
+    } else {
+      user_load(cpu, at);
+      if (cpu.fault !== 0) return cpu.fault;
+    }
+  }
+  return 0;
 }

@@ -28,6 +28,9 @@ import {
   IMG_NCPUS,
   IMG_NFIELDS,
   IMG_NOUTCOMES,
+  IMG_WIN_CPU,
+  IMG_WIN_POINTS,
+  IMG_WIN_RACE,
   INSN_WORDS,
   MAX_CHECK_STORES,
   MAX_CHECKS,
@@ -49,6 +52,7 @@ import {
   OP_RECLAIM,
   OP_MMAP_THP,
   OP_RECLAIM_CLUSTER,
+  OP_TOUCH,
 } from "./image.js";
 import {
   OPS,
@@ -57,7 +61,10 @@ import {
   type Region,
   type ScenarioSpec,
   type Step,
+  type CpuProgram,
+  type WindowSpec,
 } from "./types.js";
+import { pointId } from "../machine/points.js";
 
 export class ScenarioError extends Error {}
 
@@ -164,9 +171,9 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   };
 
   let pc = IMG_CODE;
-  const emit = (op: number, a = 0, b = 0, c = 0): void => {
+  const emit = (op: number, a = 0, b = 0, c = 0, d = 0): void => {
     if (pc + INSN_WORDS > PROGRAM_WORDS) throw new ScenarioError("program too long");
-    img.set([op, a, b, c, 0, 0], pc);
+    img.set([op, a, b, c, d, 0], pc);
     pc += INSN_WORDS;
   };
   /** The length of a mapping: 1..pages, so that it stays inside its region. */
@@ -179,9 +186,9 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   const emitStep = (cpu: number, s: Step, where: string): void => {
     switch (s.op) {
       case "mmap":
-        return emit(OP_MMAP, addr(s.at, 0, where), len(s.pages, where), 0);
+        return emit(OP_MMAP, addr(s.at, 0, where), len(s.pages, where), 0, s.populate ? 1 : 0);
       case "mmap_anon":
-        return emit(OP_MMAP_ANON, addr(s.at, 0, where), len(s.pages, where));
+        return emit(OP_MMAP_ANON, addr(s.at, 0, where), len(s.pages, where), 0, s.populate ? 1 : 0);
       case "mmap_thp":
         return emit(OP_MMAP_THP, addr(s.at, 0, where), len(s.pages, where));
       case "madvise_free":
@@ -208,8 +215,37 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
           0,
           reg(cpu, s.into, where, true),
         );
-      case "fadvise":
-        return emit(OP_FADVISE_DONTNEED);
+      case "touch": {
+        const first = s.page === undefined ? 0 : arg(s.page, where);
+        const at = addr(s.at, first, where);
+        const n = arg(s.pages, where);
+        if (!Number.isInteger(n) || n < 1 || first + n > pages)
+          throw new ScenarioError(
+            `${where}.pages: expected 1 to ${pages - first} (the ${pages}-page region from page ${first} on), got ${n}`,
+          );
+        const write = s.access === "write";
+        if (write !== (s.value !== undefined))
+          throw new ScenarioError(
+            write
+              ? `${where}.value: expected the value to write (required for a write), got nothing`
+              : `${where}.value: expected nothing (a read writes no value), got ${JSON.stringify(s.value)}`,
+          );
+        return emit(OP_TOUCH, at, n, write ? 1 : 0, write ? arg(s.value as Arg, where) : 0);
+      }
+      case "fadvise": {
+        // fadvise(fd, page * PAGE_SIZE, pages * PAGE_SIZE): len 0 means to the end of the file.
+        const first = s.page === undefined ? 0 : arg(s.page, where);
+        const n = s.pages === undefined ? 0 : arg(s.pages, where);
+        if (!Number.isInteger(first) || first < 0 || first >= pages)
+          throw new ScenarioError(
+            `${where}.page: expected 0 to ${pages - 1} (a page of the ${pages}-page file), got ${first}`,
+          );
+        if (!Number.isInteger(n) || n < 0 || first + n > pages)
+          throw new ScenarioError(
+            `${where}.pages: expected 0 (to the end of the file) or 1 to ${pages - first} (page ${first} to the end of the ${pages}-page file), got ${n}`,
+          );
+        return emit(OP_FADVISE_DONTNEED, first, n);
+      }
       case "pread": {
         const p = arg(s.page, where);
         if (p < 0 || p >= pages)
@@ -302,7 +338,37 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
   });
   img[IMG_NCHECKS] = spec.lostWrite.length;
 
+  if (spec.window !== undefined) encodeWindow(spec, img);
+
   return { image: img, params, outcomeLabels, forbidden, regions };
+}
+
+/** The race window into the image header (see lib/machine/window.ts). */
+function encodeWindow(spec: ScenarioSpec, img: Int32Array): void {
+  const w = spec.window as WindowSpec;
+  const open = pointId(w.open);
+  const close = pointId(w.close);
+  if (open < 0) throw new ScenarioError(`window.open: unknown point "${w.open}"`);
+  if (close < 0) throw new ScenarioError(`window.close: unknown point "${w.close}"`);
+  const n = spec.cpus.length;
+  const aim = w.aim ?? w.race.cpu;
+  for (const [where, c] of [
+    ["window.cpu", w.cpu],
+    ["window.race.cpu", w.race.cpu],
+    ["window.aim", aim],
+  ] as const)
+    if (!Number.isInteger(c) || c < 0 || c >= n)
+      throw new ScenarioError(`${where}: no CPU ${c} (the scenario has ${n})`);
+  if (w.race.cpu === w.cpu)
+    throw new ScenarioError(`window.race.cpu: the racing step runs on another CPU than the window`);
+  const steps = (spec.cpus[w.race.cpu] as CpuProgram).steps.length;
+  if (!Number.isInteger(w.race.step) || w.race.step < 0 || w.race.step >= steps)
+    throw new ScenarioError(
+      `window.race.step: CPU ${w.race.cpu} has steps 0 to ${steps - 1}, got ${w.race.step}`,
+    );
+  img[IMG_WIN_CPU] = w.cpu + 1;
+  img[IMG_WIN_POINTS] = open | (close << 8);
+  img[IMG_WIN_RACE] = w.race.cpu | (w.race.step << 8) | (aim << 20);
 }
 
 function domainOf(f: OutcomeField): string[] {

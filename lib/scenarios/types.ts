@@ -11,8 +11,9 @@ export type Arg = number | string;
 export type Region = "X" | "Y";
 
 export type Step =
-  | { op: "mmap"; at: Region; pages: Arg }
-  | { op: "mmap_anon"; at: Region; pages: Arg }
+  /** populate: MAP_POPULATE (fault every page in at mmap time, filling no TLB). */
+  | { op: "mmap"; at: Region; pages: Arg; populate?: boolean }
+  | { op: "mmap_anon"; at: Region; pages: Arg; populate?: boolean }
   | { op: "mmap_thp"; at: Region; pages: Arg }
   | { op: "madvise_free"; at: Region; pages: Arg }
   | { op: "reclaim" }
@@ -21,7 +22,20 @@ export type Step =
   | { op: "mremap"; from: Region; to: Region; pages: Arg }
   | { op: "store"; at: Region; page: Arg; value: Arg; result: string }
   | { op: "load"; at: Region; page: Arg; into: string }
-  | { op: "fadvise"; advice: "dontneed" }
+  /**
+   * The user program reads (or writes `value` to) pages [page, page + pages) of the region in
+   * address order, through this CPU's MMU; a fault stops the range. Records no register.
+   */
+  | {
+      op: "touch";
+      at: Region;
+      page?: Arg;
+      pages: Arg;
+      access: "read" | "write";
+      value?: Arg;
+    }
+  /** fadvise(fd, page * PAGE_SIZE, pages * PAGE_SIZE, ...): no page = 0, no pages or 0 = to EOF. */
+  | { op: "fadvise"; advice: "dontneed"; page?: Arg; pages?: Arg }
   | { op: "pread"; page: Arg; into: string }
   | { op: "ftruncate"; pages: Arg }
   | { op: "alloc"; value: Arg }
@@ -39,6 +53,7 @@ export const OPS = [
   "mremap",
   "store",
   "load",
+  "touch",
   "fadvise",
   "pread",
   "ftruncate",
@@ -113,4 +128,27 @@ export interface ScenarioSpec {
   arch?: "x86" | "arm64";
   /** Delays that widen the window, for `smoke` and the matrix. */
   widen: Record<string, string>;
+  /** The race window, for window coverage and window-aware start offsets. */
+  window?: WindowSpec;
+  /**
+   * Parameters at which the race is tried at natural timing (`matrix --natural`, `stress
+   * --natural`), e.g. a mapping large enough that the move takes a while: { "pages": 1024 }.
+   */
+  natural?: Record<string, number>;
+}
+
+/**
+ * A race window: on `cpu` (the CPU that runs the kernel path) it opens at the first pass of the
+ * named point `open` and closes at the first pass of `close` after it (or when that CPU's steps
+ * end); the racing step is step `race.step` of CPU `race.cpu`'s steps. Window-aware start
+ * offsets move the start of CPU `aim` (default: the racing CPU) against the window's CPU.
+ */
+export interface WindowSpec {
+  cpu: number;
+  open: string;
+  close: string;
+  race: { cpu: number; step: number };
+  aim?: number;
+  /** Why these points bound the race, in a sentence. */
+  why?: string;
 }

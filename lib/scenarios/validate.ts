@@ -100,11 +100,10 @@ function arg(c: Checker, v: Json, params: Set<string>): number | string {
 
 const REGIONS = ["X", "Y"] as const;
 
-/** The fields each op takes, and how to check them. */
-const STEP_FIELDS: Record<
-  (typeof OPS)[number],
-  Record<string, "region" | "arg" | "reg" | "flag" | "advice">
-> = {
+type FieldKind = "region" | "arg" | "reg" | "flag" | "advice" | "access" | "bool";
+
+/** The fields each op requires, and how to check them. */
+const STEP_FIELDS: Record<(typeof OPS)[number], Record<string, FieldKind>> = {
   mmap: { at: "region", pages: "arg" },
   mmap_anon: { at: "region", pages: "arg" },
   mmap_thp: { at: "region", pages: "arg" },
@@ -115,12 +114,21 @@ const STEP_FIELDS: Record<
   mremap: { from: "region", to: "region", pages: "arg" },
   store: { at: "region", page: "arg", value: "arg", result: "reg" },
   load: { at: "region", page: "arg", into: "reg" },
+  touch: { at: "region", pages: "arg", access: "access" },
   fadvise: { advice: "advice" },
   pread: { page: "arg", into: "reg" },
   ftruncate: { pages: "arg" },
   alloc: { value: "arg" },
   signal: { flag: "flag" },
   wait: { flag: "flag" },
+};
+
+/** The fields an op may leave out, checked as above when present (defaults: see compile.ts). */
+const STEP_OPTIONAL_FIELDS: Partial<Record<(typeof OPS)[number], Record<string, FieldKind>>> = {
+  mmap: { populate: "bool" },
+  mmap_anon: { populate: "bool" },
+  touch: { page: "arg", value: "arg" },
+  fadvise: { page: "arg", pages: "arg" },
 };
 
 export function validateScenario(input: Json): ScenarioSpec {
@@ -140,7 +148,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       "lostWrite",
       "widen",
     ],
-    ["expect", "useAfterFree", "arch", "$comment"],
+    ["expect", "useAfterFree", "arch", "window", "natural", "$comment"],
   );
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);
@@ -191,20 +199,30 @@ export function validateScenario(input: Json): ScenarioSpec {
         if (!isObj(step)) sc.fail("a step object", step);
         const op = oneOf(sc.at("op"), step.op, COMPILED_OPS);
         const fields = STEP_FIELDS[op];
-        obj(sc, step, ["op", ...Object.keys(fields)]);
-        for (const [f, kind] of Object.entries(fields)) {
+        const optional = STEP_OPTIONAL_FIELDS[op] ?? {};
+        obj(sc, step, ["op", ...Object.keys(fields)], Object.keys(optional));
+        for (const [f, kind] of [...Object.entries(fields), ...Object.entries(optional)]) {
+          if (!Object.hasOwn(step, f)) continue; // an optional field left out
           const fc = sc.at(f);
           const v = step[f];
           if (kind === "region") oneOf(fc, v, REGIONS);
           else if (kind === "arg") arg(fc, v, params);
           else if (kind === "advice") oneOf(fc, v, ["dontneed"] as const);
-          else if (kind === "reg") regs[ci]?.add(str(fc, v, NAME, "a register name"));
+          else if (kind === "access") oneOf(fc, v, ["read", "write"] as const);
+          else if (kind === "bool") {
+            if (typeof v !== "boolean") fc.fail("true or false", v);
+          } else if (kind === "reg") regs[ci]?.add(str(fc, v, NAME, "a register name"));
           else {
             const flag = str(fc, v, NAME, "a flag name");
             if (op === "signal") signals.add(flag);
             else waits.push([fc, flag]);
           }
         }
+        // touch: a write stores `value` in every page; a read has nothing to store.
+        if (op === "touch" && step.access === "write" && !Object.hasOwn(step, "value"))
+          sc.at("value").fail("a value (required for a write)", undefined);
+        if (op === "touch" && step.access === "read" && Object.hasOwn(step, "value"))
+          sc.at("value").fail("nothing (a read writes no value)", step.value);
       });
     }
   });
@@ -278,6 +296,30 @@ export function validateScenario(input: Json): ScenarioSpec {
     if (ns > 60e9) top.at("widen").at(point).fail("a duration of at most 60s", d);
   }
 
+  if (o.window !== undefined) {
+    const c = top.at("window");
+    const wo = obj(c, o.window, ["cpu", "open", "close", "race"], ["aim", "why"]);
+    const cpuOf = (cc: Checker, v: Json): number => {
+      const n = int(cc, v, 0);
+      if (n >= cpus.length) cc.fail(`a CPU of this scenario (0..${cpus.length - 1})`, n);
+      return n;
+    };
+    const wcpu = cpuOf(c.at("cpu"), wo.cpu);
+    oneOf(c.at("open"), wo.open, POINTS);
+    oneOf(c.at("close"), wo.close, POINTS);
+    const ro = obj(c.at("race"), wo.race, ["cpu", "step"]);
+    const rcpu = cpuOf(c.at("race").at("cpu"), ro.cpu);
+    if (rcpu === wcpu) c.at("race").at("cpu").fail(`another CPU than the window's (${wcpu})`, rcpu);
+    const steps = (cpus[rcpu] as { steps: Json[] }).steps.length;
+    int(c.at("race").at("step"), ro.step, 0, steps - 1);
+    if (wo.aim !== undefined) cpuOf(c.at("aim"), wo.aim);
+    if (wo.why !== undefined) str(c.at("why"), wo.why);
+  }
+  if (o.natural !== undefined) {
+    const n = obj(top.at("natural"), o.natural, [], [...params]);
+    for (const [k, v] of Object.entries(n)) int(top.at("natural").at(k), v, 0);
+  }
+
   const spec = input as ScenarioSpec;
   spec.cpus.forEach((c) => (c.init ??= []));
   try {
@@ -286,6 +328,14 @@ export function validateScenario(input: Json): ScenarioSpec {
     if (e instanceof ScenarioError)
       throw new ScenarioError(`with default parameters: ${e.message}`);
     throw e;
+  }
+  if (spec.natural !== undefined) {
+    try {
+      compile(spec, spec.natural);
+    } catch (e) {
+      if (e instanceof ScenarioError) throw new ScenarioError(`natural: ${e.message}`);
+      throw e;
+    }
   }
   return spec;
 }

@@ -1,0 +1,233 @@
+/**
+ * Window-aware start offsets. Instead of sweeping start offsets blindly, learn from a short
+ * warm-up where the scenario's window lies after the start barrier (when the window's CPU
+ * passes the open and close points, when the racing CPU reaches its racing step), then draw
+ * each trial's offset so that the racing step lands across the window and a margin around it.
+ * Trials run in chunks; when a chunk puts the racing step inside the window less than half as
+ * often as the first chunk after learning did, the timing has drifted and the window is learnt
+ * again.
+ */
+import type { BatchConfig, BatchStats, Machine, WindowSample } from "./machine.js";
+
+/** Trials of a learning batch (uncounted), and the most time it may take. */
+export const LEARN_TRIALS = 400;
+export const LEARN_MAX_MS = 1500;
+/** The margin around the window: a quarter of its width, and at least this much. */
+export const MIN_MARGIN_NS = 500;
+/** Counted trials run in chunks of at most this long, so drift is seen and acted on. */
+export const CHUNK_MS = 1000;
+/** A chunk whose hit rate falls below this fraction of the baseline triggers a re-learn. */
+export const DRIFT_RATIO = 0.5;
+/** Offsets stay well inside an Int32 of nanoseconds. */
+const LIMIT_NS = 1e9;
+
+/** What a learning batch found: medians over its trials, and the offsets drawn from them. */
+export interface LearnedWindow {
+  /** Median ns after the start barrier at which the window opened, closed, and the racing step began. */
+  openNs: number;
+  closeNs: number;
+  raceNs: number;
+  /** The racing CPU starts loNs..hiNs after the window's CPU (negative: before it). */
+  loNs: number;
+  hiNs: number;
+  /** Learning trials in which the window opened and the racing step was reached. */
+  samples: number;
+}
+
+/** The offsets a run used, for its result file. */
+export interface OffsetsReport {
+  mode: "window" | "uniform";
+  /** Uniform mode: the largest per-CPU start offset. */
+  offsetMaxNs?: number;
+  /** Window mode: every learning, in order (the first, then each re-learn). */
+  learned?: LearnedWindow[];
+  relearns?: number;
+  /** Window mode that fell back to uniform offsets, and why. */
+  fallback?: string;
+}
+
+/** The q-quantile (0..1) of xs, by nearest rank. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))] as number;
+}
+
+const clamp = (x: number): number => Math.max(-LIMIT_NS, Math.min(LIMIT_NS, Math.round(x)));
+
+/**
+ * Turn learning samples into aimed offsets; null if the window never showed. Timing spreads
+ * from trial to trial (a CPU blocked on a lock the other holds, an IPI to answer), so the
+ * offsets span from the earliest likely opening against the latest likely racing step to the
+ * latest likely close against the earliest racing step (10th and 90th percentiles), plus a
+ * margin of a quarter of the window's median width.
+ */
+export function learnFrom(samples: WindowSample[]): LearnedWindow | null {
+  const opened = samples.filter((s) => s.openNs >= 0);
+  const raced = samples.filter((s) => s.raceNs >= 0);
+  if (opened.length === 0 || raced.length === 0) return null;
+  const opens = opened.map((s) => s.openNs);
+  // A window still open when its CPU's body ended closed there: every opened trial has a close.
+  const closes = opened.map((s) => (s.closeNs >= 0 ? s.closeNs : s.openNs));
+  const races = raced.map((s) => s.raceNs);
+  const openNs = quantile(opens, 0.5);
+  const closeNs = quantile(closes, 0.5);
+  const raceNs = quantile(races, 0.5);
+  const margin = Math.max(MIN_MARGIN_NS, (closeNs - openNs) / 4);
+  return {
+    openNs,
+    closeNs,
+    raceNs,
+    loNs: clamp(quantile(opens, 0.1) - quantile(races, 0.9) - margin),
+    hiNs: clamp(quantile(closes, 0.9) - quantile(races, 0.1) + margin),
+    samples: samples.filter((s) => s.openNs >= 0 && s.raceNs >= 0).length,
+  };
+}
+
+/** One learning batch: every CPU starts at once, and notes when it reaches the window. */
+export async function learnWindow(
+  machine: Machine,
+  base: BatchConfig,
+  watchdogMs: number,
+): Promise<LearnedWindow | null> {
+  const s = await machine.run(
+    {
+      ...base,
+      trials: LEARN_TRIALS,
+      durationMs: LEARN_MAX_MS,
+      seed: base.seed ^ 0x1ea7,
+      offsetMaxNs: 0,
+      aim: undefined,
+      fixedOffsetNs: undefined,
+      trace: false,
+      windowTiming: true,
+    },
+    watchdogMs,
+  );
+  return learnFrom(s.windowSamples ?? []);
+}
+
+/** Add one batch's statistics to a running total (trial numbers and times shift by the total's). */
+export function mergeStats(
+  total: BatchStats | null,
+  s: BatchStats,
+  wallBeforeMs: number,
+): BatchStats {
+  if (total === null) {
+    return {
+      ...s,
+      firstLostMs: s.firstLostMs === null ? null : s.firstLostMs + wallBeforeMs,
+      windowSamples: undefined,
+    };
+  }
+  const shift = (a: number | null, b: number | null): number | null =>
+    a !== null ? a : b === null ? null : b + total.trials;
+  const w =
+    total.window !== undefined && s.window !== undefined
+      ? {
+          hits: total.window.hits + s.window.hits,
+          before: total.window.before + s.window.before,
+          after: total.window.after + s.window.after,
+          missed: total.window.missed + s.window.missed,
+        }
+      : total.window;
+  return {
+    trials: total.trials + s.trials,
+    lostWrites: total.lostWrites + s.lostWrites,
+    faults: total.faults + s.faults,
+    useAfterFree: total.useAfterFree + s.useAfterFree,
+    firstUafTrial: shift(total.firstUafTrial, s.firstUafTrial),
+    forbiddenTrials: total.forbiddenTrials + s.forbiddenTrials,
+    outcomes: total.outcomes.map((n, i) => n + (s.outcomes[i] ?? 0)),
+    firstLostTrial: shift(total.firstLostTrial, s.firstLostTrial),
+    traceKeptTrial: shift(total.traceKeptTrial, s.traceKeptTrial),
+    firstLostMs:
+      total.firstLostMs !== null
+        ? total.firstLostMs
+        : s.firstLostMs === null
+          ? null
+          : s.firstLostMs + wallBeforeMs,
+    elapsedMs: total.elapsedMs + s.elapsedMs,
+    flushes: total.flushes + s.flushes,
+    ipis: total.ipis + s.ipis,
+    parks: total.parks + s.parks,
+    window: w,
+  };
+}
+
+export interface AimedRun {
+  stats: BatchStats;
+  offsets: OffsetsReport;
+}
+
+/**
+ * Run `base.trials` trials (or `base.durationMs` of them) with window-aware offsets, learning
+ * first and again on drift. `firstLostMs` counts from the start, learning included.
+ */
+export async function runAimed(
+  machine: Machine,
+  base: BatchConfig,
+  watchdogMs: number,
+  opts: { onProgress?: (trials: number) => void; stopping?: () => boolean } = {},
+): Promise<AimedRun> {
+  const t0 = performance.now();
+  const learned: LearnedWindow[] = [];
+  const first = await learnWindow(machine, base, watchdogMs);
+  if (first === null) {
+    const s = await machine.run(base, watchdogMs, opts.onProgress);
+    return {
+      stats: mergeStats(null, s, performance.now() - t0 - s.elapsedMs),
+      offsets: {
+        mode: "uniform",
+        offsetMaxNs: base.offsetMaxNs,
+        fallback:
+          "in the learning trials the window never opened or the racing step was never reached",
+      },
+    };
+  }
+  learned.push(first);
+  let aim = first;
+  let total: BatchStats | null = null;
+  let baseline: number | null = null;
+  let relearns = 0;
+  let traceKept = false;
+  for (let chunk = 0; ; chunk++) {
+    const done = total?.trials ?? 0;
+    const elapsed = total?.elapsedMs ?? 0;
+    if (base.trials > 0 && done >= base.trials) break;
+    if (base.trials === 0 && elapsed >= base.durationMs) break;
+    if (opts.stopping?.() === true) break;
+    const durationMs =
+      base.trials > 0 ? CHUNK_MS : Math.max(1, Math.min(CHUNK_MS, base.durationMs - elapsed));
+    const wallBefore = performance.now() - t0;
+    const s = await machine.run(
+      {
+        ...base,
+        trials: base.trials > 0 ? base.trials - done : 0,
+        durationMs: Math.round(durationMs),
+        seed: (base.seed ^ Math.imul(chunk + 1, 0x9e3779b9)) | 0,
+        aim: { loNs: aim.loNs, hiNs: aim.hiNs },
+        trace: base.trace === true && !traceKept,
+      },
+      watchdogMs,
+      (n) => opts.onProgress?.(done + n),
+    );
+    if (s.traceKeptTrial !== null) traceKept = true;
+    total = mergeStats(total, s, wallBefore);
+    if (s.trials === 0) break;
+    const rate = (s.window?.hits ?? 0) / s.trials;
+    if (baseline === null) baseline = rate;
+    else if (s.trials >= 200 && rate < baseline * DRIFT_RATIO && opts.stopping?.() !== true) {
+      const again = await learnWindow(machine, base, watchdogMs);
+      if (again !== null) {
+        aim = again;
+        learned.push(again);
+        relearns++;
+        baseline = null;
+      }
+    }
+  }
+  const stats =
+    total ??
+    mergeStats(null, await machine.run({ ...base, trials: 0, durationMs: 1 }, watchdogMs), 0);
+  return { stats, offsets: { mode: "window", learned, relearns } };
+}
