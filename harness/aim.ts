@@ -12,7 +12,7 @@ import type { BatchConfig, BatchStats, Machine, WindowSample } from "./machine.j
 /** Trials of a learning batch (uncounted), and the most time it may take. */
 export const LEARN_TRIALS = 400;
 export const LEARN_MAX_MS = 1500;
-/** The margin around the window: a quarter of its width, and at least this much. */
+/** The margin around the window: an eighth of its width, and at least this much. */
 export const MIN_MARGIN_NS = 500;
 /** Counted trials run in chunks of at most this long, so drift is seen and acted on. */
 export const CHUNK_MS = 1000;
@@ -55,30 +55,36 @@ function quantile(xs: number[], q: number): number {
 const clamp = (x: number): number => Math.max(-LIMIT_NS, Math.min(LIMIT_NS, Math.round(x)));
 
 /**
- * Turn learning samples into aimed offsets; null if the window never showed. Timing spreads
- * from trial to trial (a CPU blocked on a lock the other holds, an IPI to answer), so the
- * offsets span from the earliest likely opening against the latest likely racing step to the
- * latest likely close against the earliest racing step (10th and 90th percentiles), plus a
- * margin of a quarter of the window's median width.
+ * Turn learning samples into aimed offsets; null if the window never showed. The medians say
+ * where the window and the racing step lie in a typical trial (a few trials stall on a park or
+ * an IPI; the median ignores them); the racing CPU's start is then drawn so that its racing step
+ * lands anywhere across the window, and a margin of an eighth of the window's width (at least
+ * MIN_MARGIN_NS) on either side.
  */
 export function learnFrom(samples: WindowSample[]): LearnedWindow | null {
   const opened = samples.filter((s) => s.openNs >= 0);
   const raced = samples.filter((s) => s.raceNs >= 0);
   if (opened.length === 0 || raced.length === 0) return null;
-  const opens = opened.map((s) => s.openNs);
+  const openNs = quantile(
+    opened.map((s) => s.openNs),
+    0.5,
+  );
   // A window still open when its CPU's body ended closed there: every opened trial has a close.
-  const closes = opened.map((s) => (s.closeNs >= 0 ? s.closeNs : s.openNs));
-  const races = raced.map((s) => s.raceNs);
-  const openNs = quantile(opens, 0.5);
-  const closeNs = quantile(closes, 0.5);
-  const raceNs = quantile(races, 0.5);
-  const margin = Math.max(MIN_MARGIN_NS, (closeNs - openNs) / 4);
+  const closeNs = quantile(
+    opened.map((s) => (s.closeNs >= 0 ? s.closeNs : s.openNs)),
+    0.5,
+  );
+  const raceNs = quantile(
+    raced.map((s) => s.raceNs),
+    0.5,
+  );
+  const margin = Math.max(MIN_MARGIN_NS, (closeNs - openNs) / 8);
   return {
     openNs,
     closeNs,
     raceNs,
-    loNs: clamp(quantile(opens, 0.1) - quantile(races, 0.9) - margin),
-    hiNs: clamp(quantile(closes, 0.9) - quantile(races, 0.1) + margin),
+    loNs: clamp(openNs - raceNs - margin),
+    hiNs: clamp(closeNs - raceNs + margin),
     samples: samples.filter((s) => s.openNs >= 0 && s.raceNs >= 0).length,
   };
 }
