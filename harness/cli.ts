@@ -28,7 +28,21 @@ import { benchControl, type BenchControl } from "./bench/control.js";
 import { formatTrialsBench, trialsBench } from "./bench/trials.js";
 import { formatScaleBench, scaleBench } from "./bench/scale.js";
 import { formatWindowBench, windowBench } from "./bench/window.js";
-import { flushCharts, mixedChart, mremapCharts, windowCharts } from "./plot/charts.js";
+import {
+  flushCharts,
+  mixedChart,
+  mremapCharts,
+  naturalChart,
+  windowCharts,
+} from "./plot/charts.js";
+import {
+  formatNaturalBench,
+  NATURAL_MODES,
+  NATURAL_SIZES,
+  naturalBench,
+  type OffsetMode,
+} from "./bench/natural.js";
+import { demo, formatDemo } from "./demo.js";
 import { buildReport } from "./report.js";
 import { registerExplore } from "./explore/command.js";
 import { ScheduleError } from "./explore/controlled.js";
@@ -286,6 +300,30 @@ program
   });
 
 program
+  .command("demo")
+  .description(
+    "what npm start runs: the seed race at natural timing, 1024 pages and 1 page, on the buggy and the fixed kernel, explained",
+  )
+  .option("--seconds <n>", "seconds per kernel at 1024 pages (a quarter of it at 1 page)", "5")
+  .option("--seed <n>", "seed of the start offsets (default: random, printed)")
+  .option("--out <file>", "where to write the result JSON (default results/demo-<time>.json)")
+  .action(async (o: { seconds: string; seed?: string; out?: string }) => {
+    const seed = o.seed === undefined ? randomSeed() : parseCount(o.seed, "--seed", 0, 0x7fffffff);
+    const progress = new Progress(process.stderr.isTTY, false);
+    const d = await demo({
+      seconds: parseCount(o.seconds, "--seconds", 1, 600),
+      seed,
+      command,
+      onStage: (label) => progress.stage(label),
+      stopRequested: stopOnSigint(),
+    });
+    progress.done();
+    const path = o.out ?? defaultResultPath("demo", "mremap-mkclean", new Date(d.startedAt));
+    writeJsonAtomic(path, d);
+    process.stdout.write(`${formatDemo(d, path)}\n`);
+  });
+
+program
   .command("matrix")
   .description("every scenario on every kernel variant (widened windows), against kernel history")
   .option("--scenario <name>", "only this scenario; repeatable", collect, [])
@@ -533,6 +571,59 @@ bench
     if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(`${formatWindowBench(r, s)}\n\nresult: ${path}\n`);
   });
+
+bench
+  .command("natural")
+  .description(
+    "the seed race at natural timing (nothing injected): lost-write rate, time to the first lost write and window hits against mapping size and start-offset mode",
+  )
+  .option("--seconds <n>", "counted seconds per kernel and cell", "3")
+  .option("--quick", "0.5 s per kernel and cell")
+  .option(
+    "--sizes <list>",
+    `mapping sizes in pages, comma-separated (default ${NATURAL_SIZES.join(",")})`,
+  )
+  .option("--offsets <mode>", "only this start-offset mode: uniform or window (default: both)")
+  .option("--seed <n>", "seed of the start offsets", "1")
+  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--out <file>",
+    "where to write the result JSON; the chart goes beside it (default results/bench-natural-<time>.json)",
+  )
+  .action(
+    async (o: {
+      seconds: string;
+      quick?: boolean;
+      sizes?: string;
+      offsets?: string;
+      seed: string;
+      json?: boolean;
+      out?: string;
+    }) => {
+      const sizes =
+        o.sizes === undefined
+          ? NATURAL_SIZES
+          : o.sizes.split(",").map((x) => parseCount(x.trim(), "--sizes", 1, 4096));
+      if (o.offsets !== undefined && !(NATURAL_MODES as readonly string[]).includes(o.offsets))
+        throw new UsageError(`--offsets: unknown mode "${o.offsets}" (valid: window, uniform)`);
+      const r = await naturalBench(
+        {
+          quick: o.quick === true,
+          seconds: o.quick === true ? 0.5 : parseCount(o.seconds, "--seconds", 1, 3600),
+          sizes,
+          modes: o.offsets === undefined ? NATURAL_MODES : [o.offsets as OffsetMode],
+          seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
+          command,
+        },
+        benchCtl(o.json),
+      );
+      const path = o.out ?? defaultResultPath("bench", "natural", new Date(r.startedAt));
+      writeJsonAtomic(path, r);
+      writeFileSync(path.replace(/\.json$/, "") + "-rate.svg", naturalChart(r));
+      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      else process.stdout.write(`${formatNaturalBench(r)}\n\nresult: ${path}\n`);
+    },
+  );
 
 bench
   .command("mixed")

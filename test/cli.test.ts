@@ -37,6 +37,14 @@ const bad: [string[], RegExp][] = [
     /--trials or --duration, not both/,
   ],
   [["run", "mremap-mkclean", "--frobnicate"], /unknown option '--frobnicate'/],
+  [
+    ["run", "mremap-mkclean", "--offsets", "bogus"],
+    /--offsets: unknown mode "bogus" \(valid: window, uniform\)/,
+  ],
+  [
+    ["run", "mremap-mkclean", "--offsets", "window", "--offset-max", "5us"],
+    /--offset-max sets uniform offsets: it cannot go with --offsets window/,
+  ],
 ];
 
 for (const [args, message] of bad) {

@@ -124,6 +124,43 @@ interface Case {
 
 const cases: Case[] = [
   {
+    title: "window: an unknown point",
+    text: edited({ set: "window.open", to: "move_ptes:nowhere" }),
+    message: /: window\.open: expected one of move_ptes:locked, .*, got "move_ptes:nowhere"$/,
+    cli: true,
+  },
+  {
+    title: "window: the racing step on the window's own CPU",
+    text: edited({ set: "window.race.cpu", to: 1 }),
+    message: /: window\.race\.cpu: expected another CPU than the window's \(1\), got 1$/,
+  },
+  {
+    title: "window: a racing step past the CPU's steps",
+    text: edited({ set: "window.race.step", to: 6 }),
+    message: /: window\.race\.step: expected an integer from 0 to 5, got 6$/,
+  },
+  {
+    title: "window: a CPU the scenario does not have",
+    text: edited({ set: "window.cpu", to: 2 }),
+    message: /: window\.cpu: expected a CPU of this scenario \(0\.\.1\), got 2$/,
+  },
+  {
+    title: "window: a key it does not take",
+    text: edited({ set: "window.width", to: 3 }),
+    message:
+      /: window\.width: expected no such key \(allowed: cpu, open, close, race, aim, why\), got 3$/,
+  },
+  {
+    title: "natural: an undeclared parameter",
+    text: edited({ set: "natural.size", to: 3 }),
+    message: /: natural\.size: expected no such key \(allowed: pages, target\), got 3$/,
+  },
+  {
+    title: "natural: parameters out of range",
+    text: edited({ set: "natural.pages", to: 99999 }),
+    message: /natural: pages must be an integer from 1 to 4096, got 99999$/,
+  },
+  {
     title: "bad JSON (a trailing comma)",
     text: SEED_TEXT.replace(/"100us"\n/, '"100us",\n'),
     message: /not valid JSON: .*position \d+/,

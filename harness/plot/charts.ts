@@ -4,6 +4,7 @@ import type { FlushBenchResult } from "../bench/flush.js";
 import type { MixedBenchResult } from "../bench/mixed.js";
 import type { MremapBenchResult } from "../bench/mremap.js";
 import type { WindowBenchResult } from "../bench/window.js";
+import type { NaturalBenchResult } from "../bench/natural.js";
 import type { ScaleBenchResult } from "../bench/scale.js";
 import { lineChart, shortNumber } from "./svg.js";
 
@@ -180,5 +181,27 @@ export function scaleChart(r: ScaleBenchResult): string {
       { name: "measured", points: r.rows.map((x) => [x.machines, x.trialsPerSecond]) },
       { name: "linear", points: r.rows.map((x) => [x.machines, x.machines * one]) },
     ],
+  });
+}
+
+/** bench natural: the lost-write rate against the size of the mapping, per kernel and offsets. */
+export function naturalChart(r: NaturalBenchResult): string {
+  const keys = [...new Set(r.rows.map((x) => `${x.kernel}|${x.offsets}`))];
+  return lineChart({
+    title: `Seed race at natural timing: lost-write rate against mapping size (${r.secondsPerCell} s per cell)`,
+    xLabel: "pages thread 1 has read (log)",
+    yLabel: "lost-write trials (%)",
+    xLog: true,
+    xFormat: (v) => String(v),
+    yFormat: (v) => `${+v.toPrecision(3)}`,
+    series: keys.map((k) => {
+      const [kernel, offsets] = k.split("|");
+      return {
+        name: `${kernel} ${offsets === "window" ? "window-aware" : "uniform"}`,
+        points: r.rows
+          .filter((x) => x.kernel === kernel && x.offsets === offsets)
+          .map((x) => [x.pages, 100 * x.rate.rate] as [number, number]),
+      };
+    }),
   });
 }

@@ -42,11 +42,14 @@ export function alloc_page(cpu: Cpu): number {
   }
   spin_unlock(cpu, L.zoneLock);
   const page = L.page(pfn);
-  Atomics.store(mem, page + PAGE_FLAGS, 0);
-  Atomics.store(mem, page + PAGE_LOCK, 0);
-  Atomics.store(mem, page + PAGE_MAPCOUNT, 0);
-  Atomics.store(mem, page + PAGE_MAPPING, 0);
-  Atomics.store(mem, page + PAGE_INDEX, 0);
+  // The page is ours alone until its first reference is set: plain stores, published by the
+  // atomic store of the count (set_page_refcounted()), as a speculative get_page_unless_zero()
+  // reads the count first.
+  mem[page + PAGE_FLAGS] = 0;
+  mem[page + PAGE_LOCK] = 0;
+  mem[page + PAGE_MAPCOUNT] = 0;
+  mem[page + PAGE_MAPPING] = 0;
+  mem[page + PAGE_INDEX] = 0;
   Atomics.store(mem, page + PAGE_REFCOUNT, 1);
   return pfn;
 }

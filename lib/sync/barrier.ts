@@ -18,7 +18,8 @@ export function barrier_init(mem: Int32Array, b: number, parties: number): void 
 export function barrier_wait(w: Waiter, b: number): boolean {
   const mem = w.mem;
   const gen = Atomics.load(mem, b + GENERATION);
-  if (Atomics.add(mem, b + ARRIVED, 1) === Atomics.load(mem, b + PARTIES) - 1) {
+  // PARTIES is set once, before the CPUs start: a plain read.
+  if (Atomics.add(mem, b + ARRIVED, 1) === (mem[b + PARTIES] as number) - 1) {
     Atomics.store(mem, b + ARRIVED, 0);
     Atomics.add(mem, b + GENERATION, 1);
     w.ringWaiters(b);

@@ -13,6 +13,14 @@ export function spin_lock(w: Waiter, lock: number): void {
   w.step(STEP_LOCK, lock, LOCK_SPIN);
   w.poll();
   const mem = w.mem;
+  // Uncontended: take the ticket that is being served, in one atomic. OWNER only grows and
+  // never passes NEXT, so if NEXT still equals the OWNER we read (even a stale read), the lock
+  // is free and that ticket is ours. Otherwise queue behind the holder as before.
+  const owner = mem[lock + OWNER] as number;
+  if (Atomics.compareExchange(mem, lock + NEXT, owner, (owner + 1) | 0) === owner) {
+    w.step(STEP_LOCKED, lock, LOCK_SPIN);
+    return;
+  }
   const ticket = Atomics.add(mem, lock + NEXT, 1);
   if (Atomics.load(mem, lock + OWNER) !== ticket) {
     w.waitBegin(WAIT_SPINLOCK, lock);
