@@ -862,6 +862,11 @@ test.serial(
     t.is(res.mode, "natural");
     t.deepEqual(res.scenarios[0]?.delays, {});
     const [buggy] = res.cells;
+    for (const c of res.cells)
+      t.true(
+        (c.windowHits ?? 0) > 0,
+        `${c.kernel}: window-aware offsets put racing steps in the window`,
+      );
     if (buggy?.forbiddenTrials === 0) {
       t.is(buggy.verdict, "not shown (natural timing)");
       t.regex(r.stdout, /not shown \(natural timing\): a buggy kernel's window is too narrow/);

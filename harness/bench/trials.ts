@@ -7,7 +7,7 @@ import { formatNs } from "../../lib/units.js";
 import type { ScenarioSpec } from "../../lib/scenarios/types.js";
 import { table } from "../format.js";
 import { runScenario } from "../run.js";
-import { builtinScenarios } from "../scenarios.js";
+import { builtinScenarios, findScenario } from "../scenarios.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { SILENT, type BenchControl } from "./control.js";
 
@@ -32,7 +32,61 @@ export interface TrialsBenchResult {
   startedAt: string;
   /** An empty 2-CPU trial: what the harness costs per trial by itself. */
   overhead: TrialsRow;
+  /**
+   * What recording window coverage costs: the seed at 1 page on v4.9-rc4, with and without its
+   * window, in alternating runs (medians). Absent in results written before coverage existed.
+   */
+  coverage?: CoverageCost;
   rows: TrialsRow[];
+}
+
+export interface CoverageCost {
+  scenario: string;
+  kernel: string;
+  pairs: number;
+  withWindow: number;
+  withoutWindow: number;
+  /** (without - with) / without, in percent: what the coverage costs in trials/s. */
+  costPercent: number;
+}
+
+/**
+ * Coverage cost: the same scenario with and without its window (so no CPU notes anything),
+ * uniform offsets both, alternating A/B so that drift on the host hits both alike.
+ */
+export async function coverageCost(
+  pairs: number,
+  seconds: number,
+  command: string,
+  ctl: BenchControl,
+): Promise<CoverageCost> {
+  const seed = findScenario("mremap-mkclean");
+  const { window: _window, ...bare } = seed;
+  void _window;
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < pairs && !ctl.stopped(); i++) {
+    a.push(
+      (await measure(seed, ["v4.9-rc4"], 2, seconds, command, ctl)).rows[0]?.trialsPerSecond ?? 0,
+    );
+    b.push(
+      (await measure(bare, ["v4.9-rc4"], 2, seconds, command, ctl)).rows[0]?.trialsPerSecond ?? 0,
+    );
+  }
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] ?? 0;
+  const withWindow = med(a);
+  const withoutWindow = med(b);
+  return {
+    scenario: seed.name,
+    kernel: "v4.9-rc4",
+    pairs: a.length,
+    withWindow,
+    withoutWindow,
+    costPercent:
+      withoutWindow > 0
+        ? Math.round(((withoutWindow - withWindow) / withoutWindow) * 1000) / 10
+        : 0,
+  };
 }
 
 /** Two CPUs, no steps: a trial is reset, start barrier, end barrier and the oracle. */
@@ -69,6 +123,8 @@ async function measure(
     params: {},
     delays: new Map(),
     seed: 1,
+    // The same blind sweep every cell, so that figures compare across scenarios and versions.
+    offsets: "uniform",
     watchdogMs: 10_000,
     command,
     stopRequested: ctl.stopRequested,
@@ -121,10 +177,15 @@ export async function trialsBench(
     partial ||= m.partial;
     ctl.progress(`  ${s.name}, ${n} CPUs`, i + 2, total);
   }
+  ctl.stage(`  window coverage cost: mremap-mkclean with and without its window`);
+  const coverage = ctl.stopped()
+    ? undefined
+    : await coverageCost(quick ? 1 : 5, secondsPerCell, command, ctl);
   ctl.done();
   return {
     schema: 1,
     bench: "trials",
+    coverage,
     command,
     machine: machineInfo(),
     quick,
@@ -154,6 +215,9 @@ export function formatTrialsBench(r: TrialsBenchResult): string {
       ],
       [false, false, true, true, true, true],
     ) +
+    (r.coverage === undefined
+      ? ""
+      : `\n\nwindow coverage: ${r.coverage.scenario} on ${r.coverage.kernel}, ${r.coverage.withWindow.toLocaleString("en-US")} trials/s recording it, ${r.coverage.withoutWindow.toLocaleString("en-US")} without (median of ${r.coverage.pairs} alternating pairs): costs ${r.coverage.costPercent}%`) +
     (r.partial ? "\nPARTIAL: stopped before every cell ran" : "")
   );
 }
