@@ -42,6 +42,7 @@ export function parseCount(
 
 /** "12.3 us", "4.56 ms", "1.20 s" from nanoseconds. */
 export function formatNs(ns: number): string {
+  if (ns < 0) return `-${formatNs(-ns)}`;
   if (ns < 1e3) return `${ns.toFixed(0)} ns`;
   if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} us`;
   if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;

@@ -204,33 +204,45 @@ test("init snapshot: a restored init leaves the state a fresh init leaves", (t) 
 test.serial(
   "the seed at 1024 pages, natural timing: v4.9-rc4 loses writes, 5d1904204c99 none, with window hits",
   async (t) => {
-    const r = await runScenario({
-      scenario: findScenario("mremap-mkclean"),
-      kernels: [],
-      trials: 0,
-      durationMs: 4000,
-      cpus: 2,
-      params: { pages: 1024 },
-      delays: new Map(),
-      seed: 12,
-      watchdogMs: 20_000,
-      command: "test",
-      warmupTrials: 200,
-    });
-    t.is(r.offsetMode, "window");
-    const [buggy, fixed] = r.runs;
-    if (buggy === undefined || fixed === undefined) return t.fail("two kernels ran");
-    t.deepEqual(buggy.delays, {}, "nothing injected");
-    t.true(buggy.lostWrites > 0, `v4.9-rc4 lost ${buggy.lostWrites} in ${buggy.trials}`);
+    const run = (kernel: string, seed: number) =>
+      runScenario({
+        scenario: findScenario("mremap-mkclean"),
+        kernels: [kernel],
+        trials: 0,
+        durationMs: 3000,
+        cpus: 2,
+        params: { pages: 1024 },
+        delays: new Map(),
+        seed,
+        watchdogMs: 20_000,
+        command: "test",
+        warmupTrials: 200,
+      });
+    // On a quiet host the write is lost in a large share of trials; a host busy with something
+    // else can deschedule a CPU mid-window, so try a few times before calling it absent.
+    const tries: string[] = [];
+    let buggy;
+    for (let seed = 12; seed < 17; seed++) {
+      const r = await run("v4.9-rc4", seed);
+      t.is(r.offsetMode, "window");
+      buggy = r.runs[0];
+      if (buggy === undefined) return t.fail("v4.9-rc4 ran");
+      tries.push(`${buggy.lostWrites} lost in ${buggy.trials}`);
+      if (buggy.lostWrites > 0) break;
+    }
+    t.true((buggy?.lostWrites ?? 0) > 0, `v4.9-rc4: ${tries.join(", ")}`);
+    t.deepEqual(buggy?.delays, {}, "nothing injected");
+    const fixed = (await run("5d1904204c99", 12)).runs[0];
+    if (fixed === undefined) return t.fail("5d1904204c99 ran");
     t.is(fixed.lostWrites, 0);
-    for (const run of r.runs) {
-      const w = run.window;
-      if (w === undefined) return t.fail("window coverage reported");
+    for (const r of [buggy, fixed]) {
+      const w = r?.window;
+      if (r === undefined || w === undefined) return t.fail("window coverage reported");
       t.is(w.hits + w.before + w.after + w.missed, w.trials, "every trial placed once");
-      t.is(w.trials, run.trials);
-      t.true(w.hits > 0, `${run.kernel}: ${w.hits} hits`);
-      t.is(run.offsets?.mode, "window");
-      t.true((run.offsets?.learned?.length ?? 0) >= 1);
+      t.is(w.trials, r.trials);
+      t.true(w.hits > 0, `${r.kernel}: ${w.hits} hits`);
+      t.is(r.offsets?.mode, "window");
+      t.true((r.offsets?.learned?.length ?? 0) >= 1);
     }
   },
 );
