@@ -42,6 +42,8 @@ export interface OffsetsReport {
   /** Window mode: every learning, in order (the first, then each re-learn). */
   learned?: LearnedWindow[];
   relearns?: number;
+  /** Window mode: the offset range at the end, after centring on the trials' coverage. */
+  final?: { loNs: number; hiNs: number };
   /** Window mode that fell back to uniform offsets, and why. */
   fallback?: string;
 }
@@ -191,7 +193,7 @@ export async function runAimed(
     };
   }
   learned.push(first);
-  let aim = first;
+  let aim = { loNs: first.loNs, hiNs: first.hiNs };
   let total: BatchStats | null = null;
   let baseline: number | null = null;
   let relearns = 0;
@@ -202,8 +204,10 @@ export async function runAimed(
     if (base.trials > 0 && done >= base.trials) break;
     if (base.trials === 0 && elapsed >= base.durationMs) break;
     if (opts.stopping?.() === true) break;
+    // Short chunks first, so that the centring below settles early.
+    const chunkMs = chunk < 4 ? CHUNK_MS / 5 : CHUNK_MS;
     const durationMs =
-      base.trials > 0 ? CHUNK_MS : Math.max(1, Math.min(CHUNK_MS, base.durationMs - elapsed));
+      base.trials > 0 ? chunkMs : Math.max(1, Math.min(chunkMs, base.durationMs - elapsed));
     const wallBefore = performance.now() - t0;
     const s = await machine.run(
       {
@@ -211,7 +215,7 @@ export async function runAimed(
         trials: base.trials > 0 ? base.trials - done : 0,
         durationMs: Math.round(durationMs),
         seed: (base.seed ^ Math.imul(chunk + 1, 0x9e3779b9)) | 0,
-        aim: { loNs: aim.loNs, hiNs: aim.hiNs },
+        aim,
         trace: base.trace === true && !traceKept,
       },
       watchdogMs,
@@ -220,12 +224,13 @@ export async function runAimed(
     if (s.traceKeptTrial !== null) traceKept = true;
     total = mergeStats(total, s, wallBefore);
     if (s.trials === 0) break;
+    aim = recentre(aim, s);
     const rate = (s.window?.hits ?? 0) / s.trials;
     if (baseline === null) baseline = rate;
     else if (s.trials >= 200 && rate < baseline * DRIFT_RATIO && opts.stopping?.() !== true) {
       const again = await learnWindow(machine, base, watchdogMs);
       if (again !== null) {
-        aim = again;
+        aim = { loNs: again.loNs, hiNs: again.hiNs };
         learned.push(again);
         relearns++;
         baseline = null;
@@ -235,5 +240,23 @@ export async function runAimed(
   const stats =
     total ??
     mergeStats(null, await machine.run({ ...base, trials: 0, durationMs: 1 }, watchdogMs), 0);
-  return { stats, offsets: { mode: "window", learned, relearns } };
+  return { stats, offsets: { mode: "window", learned, relearns, final: aim } };
+}
+
+/**
+ * Centre the aim on what the trials did. The timing learnt with every CPU starting at once is
+ * not the timing of an aimed trial: a CPU that starts later no longer slows the other down, so
+ * the window moves. Racing steps that fell before the window ask for a later start, those after
+ * it for an earlier one: the range moves by half its width times the difference of the two
+ * shares, and settles where as many fall before as after.
+ */
+export function recentre(
+  aim: { loNs: number; hiNs: number },
+  s: Pick<BatchStats, "trials" | "window">,
+): { loNs: number; hiNs: number } {
+  if (s.window === undefined || s.trials < 100) return aim;
+  const shift = Math.round(
+    (((s.window.before - s.window.after) / s.trials) * (aim.hiNs - aim.loNs)) / 2,
+  );
+  return { loNs: clamp(aim.loNs + shift), hiNs: clamp(aim.hiNs + shift) };
 }

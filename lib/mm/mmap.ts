@@ -18,6 +18,7 @@ import {
   VMA_PAGE_PROT,
   VMA_PGOFF,
   VMA_START,
+  VMA_WORDS,
 } from "../machine/layout.js";
 import {
   _PAGE_PSE,
@@ -53,15 +54,20 @@ export const VM_DETACHED = 0x40000000;
 export const vma_field = (cpu: Cpu, vma: number, field: number): number =>
   Atomics.load(cpu.mem, cpu.L.vma(vma) + field);
 
-/** find_vma(): the first linked VMA with vm_end > addr, or -1. Caller holds mmap_sem. */
+/**
+ * find_vma(): the first linked VMA with vm_end > addr, or -1. Caller holds mmap_sem, which every
+ * writer of a VMA holds for write: the fields cannot change under us, so they are plain reads
+ * (an Atomics.load is a call into the runtime, and this scan reads up to 48 words).
+ */
 export function find_vma(cpu: Cpu, addr: number): number {
+  const mem = cpu.mem;
   let best = -1;
   let bestStart = 0;
-  for (let v = 0; v < MAX_VMAS; v++) {
-    const flags = vma_field(cpu, v, VMA_FLAGS);
+  for (let v = 0, at = cpu.L.vmas; v < MAX_VMAS; v++, at += VMA_WORDS) {
+    const flags = mem[at + VMA_FLAGS] as number;
     if (flags === 0 || (flags & VM_DETACHED) !== 0) continue;
-    if (vma_field(cpu, v, VMA_END) <= addr) continue;
-    const start = vma_field(cpu, v, VMA_START);
+    if ((mem[at + VMA_END] as number) <= addr) continue;
+    const start = mem[at + VMA_START] as number;
     if (best < 0 || start < bestStart) {
       best = v;
       bestStart = start;
