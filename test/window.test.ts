@@ -3,7 +3,7 @@
  * then the seed race at natural timing on real parallel workers.
  */
 import test from "ava";
-import { learnFrom, mergeStats, MIN_MARGIN_NS } from "../harness/aim.js";
+import { learnFrom, mergeStats, MIN_MARGIN_NS, recentre } from "../harness/aim.js";
 import type { BatchStats } from "../harness/machine.js";
 import { runScenario } from "../harness/run.js";
 import { findScenario } from "../harness/scenarios.js";
@@ -60,6 +60,19 @@ test("learnFrom: a window with no close note closes where it opened; the margin 
   t.is(l.closeNs, 3_000);
   t.is(l.loNs, 3_000 - 1_000 - MIN_MARGIN_NS);
   t.is(l.hiNs, 3_000 - 1_000 + MIN_MARGIN_NS);
+});
+
+test("recentre: racing steps before the window move the range later, after it earlier, balanced stays", (t) => {
+  const aim = { loNs: 0, hiNs: 10_000 };
+  const w = (before: number, hits: number, after: number) => ({
+    trials: before + hits + after,
+    window: { before, hits, after, missed: 0 },
+  });
+  t.deepEqual(recentre(aim, w(600, 400, 0)), { loNs: 3_000, hiNs: 13_000 });
+  t.deepEqual(recentre(aim, w(0, 200, 800)), { loNs: -4_000, hiNs: 6_000 });
+  t.deepEqual(recentre(aim, w(300, 400, 300)), aim);
+  t.deepEqual(recentre(aim, w(50, 0, 0)), aim, "too few trials to say");
+  t.deepEqual(recentre(aim, { trials: 1000 }), aim, "no window, no move");
 });
 
 const stats = (over: Partial<BatchStats>): BatchStats => ({
