@@ -254,7 +254,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
         initWay = INIT_TRY_RESTORE;
       } else run_program(cpu, initFrom, initTo);
     }
-    if (anyInit) barrier_wait(cpu, B); // every CPU awake
+    if (anyInit && !controlled) barrier_wait(cpu, B); // every CPU awake (the explorer has no start to make precise)
     barrier_wait(cpu, B); // the precise start
     if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
     if (winTiming) cpu.winT0 = performance.now();
