@@ -107,12 +107,11 @@ export class Waiter {
   /**
    * An interrupt window: take pending IPIs now. Lock operations call it on entry and exit, so
    * a CPU answers a shootdown within a few kernel steps, as one with interrupts enabled would.
-   * The mailbox test is a plain read, as the hardware's check for a pending interrupt needs no
-   * fence: a bit it misses is taken at the next window (serviceIpis() takes the mailbox with
-   * an atomic exchange), and an Atomics.load costs a call into the runtime, ~60 times a trial.
+   * The mailbox test stays an Atomics.load: a plain read of shared memory may be hoisted out of
+   * a loop by the JIT, and a CPU that never sees its mailbox again deadlocks its initiator.
    */
   poll(): void {
-    if (this.mem[this.self + CPU_IPI_PENDING] !== 0) this.serviceIpis();
+    if (Atomics.load(this.mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis();
   }
 
   /** Publish what this CPU is about to wait for (for ringers and for the watchdog). */
