@@ -22,6 +22,11 @@ export interface MatrixCell {
   matches: boolean;
   trialsPerSecond: number;
   delays: Record<string, string>;
+  /**
+   * Natural timing: a buggy kernel that showed nothing. Its window may be too narrow to hit
+   * unwidened, so this is no contradiction (`matches` stays true), as stress's verdict says.
+   */
+  notShown?: boolean;
   /** The scenario parameters the cell ran at (natural: the scenario's "natural" ones). */
   params?: Record<string, number>;
   /** Window coverage: trials whose racing step began inside the window (absent in older results). */
@@ -103,12 +108,15 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
         useAfterFree: run.useAfterFree,
         faults: run.faults,
         expected,
-        matches: verdictMatches(expected, run.forbiddenTrials),
+        matches:
+          verdictMatches(expected, run.forbiddenTrials) ||
+          (o.natural && expected === "forbidden" && run.forbiddenTrials === 0),
         trialsPerSecond: run.trialsPerSecond,
         delays: run.delays,
         params: r.params,
         offsets: r.offsetMode ?? "uniform",
       };
+      if (o.natural && expected === "forbidden" && run.forbiddenTrials === 0) cell.notShown = true;
       if (run.window !== undefined)
         cell.window = { hits: run.window.hits, trials: run.window.trials };
       result.cells.push(cell);
@@ -127,7 +135,15 @@ function cellText(c: MatrixCell): string {
         ? `${c.useAfterFree} UAF`
         : `none (${c.faults} flt)`;
   const win = c.window === undefined ? "" : ` [${c.window.hits} in window]`;
-  return `${seen}${win} ${c.expected === "either" ? "(residual)" : c.matches ? "ok" : "MISMATCH"}`;
+  const verdict =
+    c.expected === "either"
+      ? "(residual)"
+      : c.notShown === true
+        ? "not shown"
+        : c.matches
+          ? "ok"
+          : "MISMATCH";
+  return `${seen}${win} ${verdict}`;
 }
 
 export function formatMatrix(m: MatrixResult): string {
@@ -146,7 +162,7 @@ export function formatMatrix(m: MatrixResult): string {
   const mismatches = m.cells.filter((c) => !c.matches);
   return (
     `matrix: ${m.trialsPerCell.toLocaleString("en-US")} trials per cell, ${m.natural ? "natural timing" : "windows widened (each scenario's widen delays)"}, seed ${m.seed}\n` +
-    `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; [N in window] = trials whose racing step began inside the scenario's window; ok = as kernel history says; (residual) = a narrower window stays open, either is right\n` +
+    `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; [N in window] = trials whose racing step began inside the scenario's window; ok = as kernel history says; not shown = a buggy kernel that lost nothing at natural timing (no contradiction: its window may be too narrow to hit unwidened); (residual) = a narrower window stays open, either is right\n` +
     (m.natural
       ? `natural timing: no injected delay, window-aware start offsets, each scenario at its declared natural parameters (${[
           ...new Set(

@@ -102,6 +102,13 @@ test.serial(
       t.is(c.window?.trials, 1500);
     }
     t.is(m.cells[1]?.lostWrites, 0);
+    const buggy = m.cells[0];
+    t.true(buggy?.matches, "a buggy kernel is never a contradiction at natural timing");
+    t.is(
+      buggy?.notShown === true,
+      buggy?.lostWrites === 0,
+      "not shown exactly when it lost nothing",
+    );
     t.true(
       (m.cells[1]?.window?.hits ?? 0) > 0,
       "the fixed kernel's zero was tried inside the window",

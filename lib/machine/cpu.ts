@@ -107,7 +107,7 @@ export class Cpu extends Waiter {
     mem[this.self + CPU_POINT] = id;
     if (id === this.winOpen) window_open(this);
     else if (id === this.winClose) window_close(this);
-    if (mem[this.self + CPU_IPI_PENDING] !== 0) this.serviceIpis(); // an interrupt window: see poll()
+    if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis(); // see poll()
     const ms = this.delayMs[id] as number;
     if (ms !== 0) this.delay(ms, id);
   }
