@@ -33,11 +33,9 @@ export class InitSnapshot {
   /** Kernel state after the init: [mmapSem, trialBarrier) then [after the barrier, program). */
   private readonly state: Int32Array;
   private readonly regs = new Int32Array(NR_REGS);
-  /** CPU 0's TLB entries after the init: (word offset from the TLB base, entry, frame gen). */
+  /** CPU 0's TLB entries after the init, 4 KiB and huge (see keep_tlb()). */
   private tlb = new Int32Array(0);
-  private nTlb = 0;
-  private readonly huge = new Int32Array(NR_PMDS * 3);
-  private nHuge = 0;
+  private huge = new Int32Array(0);
   private flushes = 0;
   private ipisSent = 0;
   private readonly lo: number;
@@ -62,24 +60,8 @@ export class InitSnapshot {
     this.state.set(mem.subarray(this.lo, this.barrier), 0);
     this.state.set(mem.subarray(this.split, this.hi), this.barrier - this.lo);
     this.regs.set(mem.subarray(cpu.self + CPU_REGS, cpu.self + CPU_REGS + NR_REGS));
-    const gen = cpu.tlbGen;
-    let n = 0;
-    for (let v = 0; v < NR_VPAGES; v++) if (mem[cpu.tlbBase + v * TLB_WORDS + TLB_TAG] === gen) n++;
-    this.tlb = new Int32Array(n * 3);
-    this.nTlb = 0;
-    for (let v = 0, i = cpu.tlbBase; v < NR_VPAGES; v++, i += TLB_WORDS) {
-      if (mem[i + TLB_TAG] !== gen) continue;
-      this.tlb[this.nTlb++] = i - cpu.tlbBase;
-      this.tlb[this.nTlb++] = mem[i + TLB_ENTRY] as number;
-      this.tlb[this.nTlb++] = mem[i + TLB_FRAME_GEN] as number;
-    }
-    this.nHuge = 0;
-    for (let p = 0, i = cpu.hugeTlbBase; p < NR_PMDS; p++, i += TLB_WORDS) {
-      if (mem[i + TLB_TAG] !== gen) continue;
-      this.huge[this.nHuge++] = i - cpu.hugeTlbBase;
-      this.huge[this.nHuge++] = mem[i + TLB_ENTRY] as number;
-      this.huge[this.nHuge++] = mem[i + TLB_FRAME_GEN] as number;
-    }
+    this.tlb = keep_tlb(mem, cpu.tlbBase, NR_VPAGES, cpu.tlbGen);
+    this.huge = keep_tlb(mem, cpu.hugeTlbBase, NR_PMDS, cpu.tlbGen);
     this.flushes = flushes;
     this.ipisSent = ipisSent;
     this.taken = true;
@@ -101,20 +83,35 @@ export class InitSnapshot {
       mem[L.cpu(c) + CPU_UAF] = 0;
     }
     mem.set(this.regs, cpu.self + CPU_REGS);
-    const gen = cpu.tlbGen;
-    for (let k = 0; k < this.nTlb; k += 3) {
-      const i = cpu.tlbBase + (this.tlb[k] as number);
-      mem[i + TLB_TAG] = gen;
-      mem[i + TLB_ENTRY] = this.tlb[k + 1] as number;
-      mem[i + TLB_FRAME_GEN] = this.tlb[k + 2] as number;
-    }
-    for (let k = 0; k < this.nHuge; k += 3) {
-      const i = cpu.hugeTlbBase + (this.huge[k] as number);
-      mem[i + TLB_TAG] = gen;
-      mem[i + TLB_ENTRY] = this.huge[k + 1] as number;
-      mem[i + TLB_FRAME_GEN] = this.huge[k + 2] as number;
-    }
+    refill_tlb(mem, cpu.tlbBase, this.tlb, cpu.tlbGen);
+    refill_tlb(mem, cpu.hugeTlbBase, this.huge, cpu.tlbGen);
     cpu.flushes += this.flushes;
     cpu.ipisSent += this.ipisSent;
+  }
+}
+
+/** The live entries (tagged `gen`) of a TLB of `n` slots at `base`: (slot offset, entry, frame gen). */
+function keep_tlb(mem: Int32Array, base: number, n: number, gen: number): Int32Array<ArrayBuffer> {
+  let live = 0;
+  for (let i = base, end = base + n * TLB_WORDS; i < end; i += TLB_WORDS)
+    if (mem[i + TLB_TAG] === gen) live++;
+  const out = new Int32Array(live * 3);
+  let k = 0;
+  for (let i = base, end = base + n * TLB_WORDS; i < end; i += TLB_WORDS) {
+    if (mem[i + TLB_TAG] !== gen) continue;
+    out[k++] = i - base;
+    out[k++] = mem[i + TLB_ENTRY] as number;
+    out[k++] = mem[i + TLB_FRAME_GEN] as number;
+  }
+  return out;
+}
+
+/** Fill the kept entries back into the TLB at `base`, tagged with this trial's generation. */
+function refill_tlb(mem: Int32Array, base: number, kept: Int32Array, gen: number): void {
+  for (let k = 0; k < kept.length; k += 3) {
+    const i = base + (kept[k] as number);
+    mem[i + TLB_TAG] = gen;
+    mem[i + TLB_ENTRY] = kept[k + 1] as number;
+    mem[i + TLB_FRAME_GEN] = kept[k + 2] as number;
   }
 }
