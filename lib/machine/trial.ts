@@ -195,9 +195,6 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     anyInit = true;
     if (c > 0) othersInit = true;
   }
-  // A CPU that waited out a long init may have parked, and a parked CPU takes tens of us to
-  // wake: after an init, one barrier wakes every CPU and a second one, which all CPUs reach
-  // spinning, is the precise start.
   // CPU 0 alone runs an init: keep its result and put it back when that is faster (snapshot.ts).
   // Not under the explorer, whose tracked view of memory has no bulk copy.
   const snapshotting = leader && !othersInit && anyInit && !controlled;
@@ -254,7 +251,10 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
         initWay = INIT_TRY_RESTORE;
       } else run_program(cpu, initFrom, initTo);
     }
-    if (anyInit && !controlled) barrier_wait(cpu, B); // every CPU awake (the explorer has no start to make precise)
+    // A CPU that waited out a long init may have parked, and a parked CPU takes tens of us to
+    // wake: after an init, one barrier wakes every CPU and the next one, which all CPUs reach
+    // spinning, is the precise start. The explorer has no start to make precise.
+    if (anyInit && !controlled) barrier_wait(cpu, B);
     barrier_wait(cpu, B); // the precise start
     if (Atomics.load(mem, ctrl + CTRL_CONTINUE) === 0) break;
     if (winTiming) cpu.winT0 = performance.now();
