@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { KERNELS } from "../lib/kernels/index.js";
+import { ARCHS, type Arch } from "../lib/scenarios/types.js";
 import { POINTS } from "../lib/machine/points.js";
 import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js";
 import { formatRun, table } from "./format.js";
@@ -97,6 +98,13 @@ function sigintFlag(): () => boolean {
 /** Progress and Ctrl-C for a bench; quiet under --json. */
 function benchCtl(json: boolean | undefined): BenchControl {
   return benchControl(json === true, stopOnSigint());
+}
+
+/** --arch of matrix and smoke: one arch, or "all" (each scenario on both). */
+function parseArchs(a: string | undefined): Arch[] | undefined {
+  if (a === "all") return [...ARCHS];
+  const one = parseArch(a);
+  return one === undefined ? undefined : [one];
 }
 
 function parseArch(a: string | undefined): "x86" | "arm64" | undefined {
@@ -333,6 +341,10 @@ program
     "--natural",
     "no injected delay: window-aware start offsets, each scenario at the parameters its file declares for natural timing (buggy cells may still show nothing)",
   )
+  .option(
+    "--arch <x86|arm64|all>",
+    "modelled arch: one, or all (every scenario on each); default: each scenario's own (the arch its race is real on)",
+  )
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
   .option("--json", "print the result JSON on stdout and nothing else")
@@ -343,6 +355,7 @@ program
       kernel: string[];
       trials: string;
       natural?: boolean;
+      arch?: string;
       seed: string;
       watchdog: string;
       json?: boolean;
@@ -362,6 +375,7 @@ program
         kernels,
         trials: parseCount(o.trials, "--trials"),
         natural: o.natural === true,
+        archs: parseArchs(o.arch),
         seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
         watchdogMs: parseDuration(o.watchdog, "--watchdog", "s") / 1e6,
         command,
@@ -369,7 +383,7 @@ program
         onCell: (c) => {
           if (!o.json)
             process.stderr.write(
-              `  ${c.scenario} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
+              `  ${c.scenario}${c.arch !== undefined ? ` (${c.arch})` : ""} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
             );
         },
       });
@@ -388,6 +402,10 @@ program
   )
   .option("--trials <n>", "trials on each fixed kernel", "5000")
   .option("--buggy-trials <n>", "trials on each buggy kernel", "2000")
+  .option(
+    "--arch <x86|arm64|all>",
+    "modelled arch: one, or all (every scenario on each); default: each scenario's own",
+  )
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
   .option("--json", "print the checks as JSON")
@@ -395,11 +413,13 @@ program
     async (o: {
       trials: string;
       buggyTrials: string;
+      arch?: string;
       seed: string;
       watchdog: string;
       json?: boolean;
     }) => {
       const checks = await smoke({
+        archs: parseArchs(o.arch),
         fixedTrials: parseCount(o.trials, "--trials"),
         buggyTrials: parseCount(o.buggyTrials, "--buggy-trials"),
         seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),

@@ -23,7 +23,7 @@ export function formatRun(r: ResultFile): string {
     .map(([p, d]) => `${p}=${d}`)
     .join(", ");
   const head =
-    `${r.scenario} on ${r.cpus} CPUs (${r.machine.cores} cores, ${r.machine.cpuModel}, Node ${r.machine.node})\n` +
+    `${r.scenario} on ${r.cpus} CPUs${r.arch !== undefined ? ` of a modelled ${r.arch}` : ""} (${r.machine.cores} cores, ${r.machine.cpuModel}, Node ${r.machine.node})\n` +
     `params: ${Object.entries(r.params)
       .map(([k, v]) => `${k}=${v}`)
       .join(

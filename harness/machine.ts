@@ -7,6 +7,9 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import {
   CFG_DURATION_MS,
+  ARCH_ARM64,
+  ARCH_X86,
+  CFG_ARCH,
   CFG_FLUSH_CEILING,
   CFG_CONTROLLED,
   CFG_TRACE,
@@ -83,6 +86,8 @@ export interface BatchConfig {
   sleepingDelays?: boolean;
   /** tlb_single_page_flush_ceiling of the modelled architecture (default: x86's 33). */
   flushCeiling?: number;
+  /** The modelled architecture: batched reclaim flushing is x86's (default: x86). */
+  arch?: "x86" | "arm64";
   /** Instead of random offsets: CPU 1 starts this many ns after CPU 0 (negative: before). */
   fixedOffsetNs?: number;
   /** The explorer: a scheduler on the main thread hands a baton at every step of the body. */
@@ -265,6 +270,7 @@ export class Machine {
     const sleeping = cfg.sleepingDelays ?? this.nrCpus > availableParallelism();
     Atomics.store(mem, L.cfg + CFG_SLEEPING_DELAYS, sleeping ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_FLUSH_CEILING, cfg.flushCeiling ?? 0);
+    Atomics.store(mem, L.cfg + CFG_ARCH, cfg.arch === "arm64" ? ARCH_ARM64 : ARCH_X86);
     Atomics.store(mem, L.cfg + CFG_CONTROLLED, cfg.controlled === true ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_TRACE, cfg.trace === true ? 1 : 0);
     Atomics.store(mem, L.cfg + CFG_OFFSET_MODE, cfg.aim ? OFFSETS_WINDOW : OFFSETS_UNIFORM);

@@ -4,7 +4,7 @@
  */
 import { KERNELS } from "../lib/kernels/index.js";
 import { parseDuration } from "../lib/units.js";
-import type { ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
+import type { Arch, ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
 import { expectedVerdict, verdictMatches } from "../lib/scenarios/verdict.js";
 import { table } from "./format.js";
 import { runScenario } from "./run.js";
@@ -14,6 +14,8 @@ import { machineInfo } from "./sysinfo.js";
 export interface MatrixCell {
   scenario: string;
   kernel: string;
+  /** The modelled arch (absent in older results: the scenario's own). */
+  arch?: Arch;
   trials: number;
   lostWrites: number;
   useAfterFree: number;
@@ -53,6 +55,8 @@ export interface MatrixOptions {
   kernels: string[];
   trials: number;
   natural: boolean;
+  /** Archs to run each scenario on (default: each scenario's own). */
+  archs?: Arch[];
   seed: number;
   watchdogMs: number;
   command: string;
@@ -81,48 +85,52 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
   };
   let stopped = false;
   void o.stopRequested?.then(() => (stopped = true));
-  for (const s of o.scenarios) {
-    if (stopped) break;
-    const r = await runScenario({
-      scenario: s,
-      kernels: o.kernels,
-      trials: o.trials,
-      durationMs: 0,
-      cpus: s.cpus.length,
-      // At natural timing each scenario runs at the parameters its file declares for it.
-      params: o.natural ? { ...(s.natural ?? {}) } : {},
-      delays: o.natural ? new Map<string, number>() : widenDelays(s),
-      seed: o.seed,
-      watchdogMs: o.watchdogMs,
-      command: o.command,
-      stopRequested: o.stopRequested,
-    });
-    if (r.partial) stopped = true;
-    for (const run of r.runs) {
-      const expected = expectedVerdict(s, run.kernel);
-      const cell: MatrixCell = {
-        scenario: s.name,
-        kernel: run.kernel,
-        trials: run.trials,
-        lostWrites: run.lostWrites,
-        useAfterFree: run.useAfterFree,
-        faults: run.faults,
-        expected,
-        matches:
-          verdictMatches(expected, run.forbiddenTrials) ||
-          (o.natural && expected === "forbidden" && run.forbiddenTrials === 0),
-        trialsPerSecond: run.trialsPerSecond,
-        delays: run.delays,
-        params: r.params,
-        offsets: r.offsetMode ?? "uniform",
-      };
-      if (o.natural && expected === "forbidden" && run.forbiddenTrials === 0) cell.notShown = true;
-      if (run.window !== undefined)
-        cell.window = { hits: run.window.hits, trials: run.window.trials };
-      result.cells.push(cell);
-      o.onCell?.(cell);
+  for (const s of o.scenarios)
+    for (const arch of o.archs ?? [s.arch ?? "x86"]) {
+      if (stopped) break;
+      const r = await runScenario({
+        arch,
+        scenario: s,
+        kernels: o.kernels,
+        trials: o.trials,
+        durationMs: 0,
+        cpus: s.cpus.length,
+        // At natural timing each scenario runs at the parameters its file declares for it.
+        params: o.natural ? { ...(s.natural ?? {}) } : {},
+        delays: o.natural ? new Map<string, number>() : widenDelays(s),
+        seed: o.seed,
+        watchdogMs: o.watchdogMs,
+        command: o.command,
+        stopRequested: o.stopRequested,
+      });
+      if (r.partial) stopped = true;
+      for (const run of r.runs) {
+        const expected = expectedVerdict(s, run.kernel, arch);
+        const cell: MatrixCell = {
+          scenario: s.name,
+          kernel: run.kernel,
+          arch,
+          trials: run.trials,
+          lostWrites: run.lostWrites,
+          useAfterFree: run.useAfterFree,
+          faults: run.faults,
+          expected,
+          matches:
+            verdictMatches(expected, run.forbiddenTrials) ||
+            (o.natural && expected === "forbidden" && run.forbiddenTrials === 0),
+          trialsPerSecond: run.trialsPerSecond,
+          delays: run.delays,
+          params: r.params,
+          offsets: r.offsetMode ?? "uniform",
+        };
+        if (o.natural && expected === "forbidden" && run.forbiddenTrials === 0)
+          cell.notShown = true;
+        if (run.window !== undefined)
+          cell.window = { hits: run.window.hits, trials: run.window.trials };
+        result.cells.push(cell);
+        o.onCell?.(cell);
+      }
     }
-  }
   result.partial = stopped;
   return result;
 }
@@ -148,13 +156,20 @@ function cellText(c: MatrixCell): string {
 
 export function formatMatrix(m: MatrixResult): string {
   const kernels = KERNELS.map((k) => k.name).filter((k) => m.cells.some((c) => c.kernel === k));
-  const scenarios = [...new Set(m.cells.map((c) => c.scenario))];
+  // One row per scenario and arch ("scenario" alone in results from before the arch column).
+  const rows = [...new Set(m.cells.map((c) => `${c.scenario}\t${c.arch ?? ""}`))].map((r) => {
+    const [scenario = "", arch = ""] = r.split("\t");
+    return { scenario, arch };
+  });
   const grid = table([
-    ["scenario", ...kernels],
-    ...scenarios.map((s) => [
+    ["scenario", "arch", ...kernels],
+    ...rows.map(({ scenario: s, arch }) => [
       s,
+      arch || "-",
       ...kernels.map((k) => {
-        const c = m.cells.find((x) => x.scenario === s && x.kernel === k);
+        const c = m.cells.find(
+          (x) => x.scenario === s && (x.arch ?? "") === arch && x.kernel === k,
+        );
         return c === undefined ? "-" : cellText(c);
       }),
     ]),

@@ -49,6 +49,8 @@ export interface ResultFile {
   machine: MachineInfo;
   cpus: number;
   params: Record<string, number>;
+  /** The modelled arch (absent in older results: the scenario's, else x86). */
+  arch?: "x86" | "arm64";
   offsetMaxNs: number;
   /** "window" (window-aware, learnt per kernel: see each run's offsets) or "uniform". Absent in older results: uniform. */
   offsetMode?: "window" | "uniform";

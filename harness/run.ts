@@ -161,6 +161,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
     machine: machineInfo(),
     cpus: opts.cpus,
     params: compiled.params,
+    arch,
     offsetMaxNs,
     offsetMode,
     startedAt: new Date().toISOString(),
@@ -186,6 +187,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
           offsetMaxNs,
           delaysNs,
           flushCeiling,
+          arch,
         },
         opts.watchdogMs,
       );
@@ -201,6 +203,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         offsetMaxNs,
         delaysNs,
         flushCeiling,
+        arch,
         fixedOffsetNs: opts.fixedOffsetNs,
         trace: opts.trace,
       };

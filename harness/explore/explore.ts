@@ -121,6 +121,7 @@ export async function controlledMachine(
     offsetMaxNs: 0,
     delaysNs: new Map(), // widening delays mean nothing when one CPU runs at a time
     flushCeiling: a === "arm64" ? ARM64_MAX_TLB_RANGE_PAGES : tlb_single_page_flush_ceiling,
+    arch: a,
   };
   return { machine, compiled, cfg };
 }

@@ -59,6 +59,7 @@ export function prepareCells(cells: Cell[], mode: Mode): PreparedCell[] {
         offsetMaxNs: defaultOffsetMaxNs(delays),
         delaysNs: new Map([...delays].map(([p, ns]) => [pointId(p), ns])),
         flushCeiling: arch === "arm64" ? ARM64_MAX_TLB_RANGE_PAGES : tlb_single_page_flush_ceiling,
+        arch,
       },
       aimed: mode === "natural" && scenario.window !== undefined,
     };

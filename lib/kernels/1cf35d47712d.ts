@@ -14,6 +14,8 @@ export const k1cf35d47712d: Kernel = {
   title: "mm: split 'tlb_flush_mmu()' into tlb flushing and memory freeing parts",
   summary:
     "zap_pte_range() flushes dirty PTEs' TLB entries before dropping the PTL; mremap as v4.9-rc4",
+  batchedUnmapFlush: false,
+  flushBatchedPending: false,
   move_page_tables,
   zap_pte_range,
 };

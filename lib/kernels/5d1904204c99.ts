@@ -190,6 +190,8 @@ export const k5d1904204c99: Kernel = {
   title: "mremap: fix race between mremap() and page cleanning",
   summary:
     "move_ptes() flushes before dropping the old PTL if any moved PTE was dirty (tested before ptep_get_and_clear); need_flush otherwise",
+  batchedUnmapFlush: true,
+  flushBatchedPending: false,
   move_page_tables: make_move_page_tables(move_ptes, move_huge_pmd),
   zap_pte_range,
 };

@@ -82,6 +82,8 @@ export const k5df397dec7c4: Kernel = {
   title: "mm: delay page_remove_rmap() until after the TLB has been flushed",
   summary:
     "zap_pte_range() removes a dirty file page's rmap only after the TLB flush; mremap as eb66ae030829",
+  batchedUnmapFlush: true,
+  flushBatchedPending: true,
   move_page_tables,
   zap_pte_range,
 };

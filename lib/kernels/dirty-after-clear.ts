@@ -105,6 +105,8 @@ export const dirtyAfterClear: Kernel = {
   title: "mremap: move_ptes: check pte dirty after its removal",
   summary:
     "move_ptes() tests the dirty bit of the value ptep_get_and_clear() returned; flush still after the new PTL is dropped",
+  batchedUnmapFlush: true,
+  flushBatchedPending: false,
   move_page_tables: make_move_page_tables(move_ptes, move_huge_pmd),
   zap_pte_range,
 };

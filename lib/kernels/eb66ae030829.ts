@@ -150,6 +150,8 @@ export const eb66ae030829: Kernel = {
   title: "mremap: properly flush TLB before releasing the page",
   summary:
     "move_ptes() flushes if any present PTE moved, before dropping either PTL; no need_flush, no final flush",
+  batchedUnmapFlush: true,
+  flushBatchedPending: true,
   move_page_tables,
   zap_pte_range,
 };

@@ -11,6 +11,19 @@ export interface Kernel {
   readonly title: string;
   /** What this variant changes compared with the one before it. */
   readonly summary: string;
+  /**
+   * 72b252aed506 ("mm: send one IPI per CPU to TLB flush all entries after unmapping pages",
+   * Mel Gorman, v4.3): reclaim passes TTU_BATCH_FLUSH and, on an arch that selects
+   * ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH (x86; not arm64 before v6.x), try_to_unmap_one() may
+   * defer its flush (lib/mm/tlbbatch.ts). False for the variants before v4.3.
+   */
+  readonly batchedUnmapFlush: boolean;
+  /**
+   * 3ea277194daa ("mm, mprotect: flush TLB if potentially racing with a parallel reclaim
+   * leaving stale TLB entries", Mel Gorman, v4.13): zap_pte_range(), change_pte_range(),
+   * move_ptes() and madvise_free_pte_range() call flush_tlb_batched_pending() under the PTL.
+   */
+  readonly flushBatchedPending: boolean;
   /** mm/mremap.c: move_page_tables() of this version. Returns the length moved. */
   move_page_tables(
     cpu: Cpu,

@@ -19,6 +19,8 @@ export const latencyLimitPmd: Kernel = {
   commit: "proposal: mremap LATENCY_LIMIT = PMD_SIZE (Mel Gorman, June 2018)",
   title: "mremap: Increase LATENCY_LIMIT of mremap to reduce the number of TLB shootdowns",
   summary: `${k5d1904204c99.name} with move_ptes() called per PMD instead of per 64 pages`,
+  batchedUnmapFlush: true,
+  flushBatchedPending: false,
   move_page_tables: make_move_page_tables(move_ptes, move_huge_pmd, PMD_SIZE),
   zap_pte_range,
 };

@@ -70,6 +70,8 @@ export const v3_14: Kernel = {
   title: "Linux 3.14, before 1cf35d47712d",
   summary:
     "zap_pte_range() drops the PTL before the TLB flush (race with page_mkclean open); mremap as v4.9-rc4",
+  batchedUnmapFlush: false,
+  flushBatchedPending: false,
   move_page_tables,
   zap_pte_range,
 };

@@ -145,6 +145,8 @@ export const v4_9_rc4: Kernel = {
   title: "Linux 4.9-rc4, before 5d1904204c99",
   summary:
     "move_page_tables() flushes the old range once, after every extent has been moved and every PTL dropped (race with page_mkclean open)",
+  batchedUnmapFlush: true,
+  flushBatchedPending: false,
   move_page_tables,
   zap_pte_range,
 };

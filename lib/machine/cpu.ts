@@ -5,6 +5,7 @@
  * injected delay (the model's msleep()).
  */
 import {
+  ARCH_X86,
   CFG_SLEEPING_DELAYS,
   F64_DELAYS_MS,
   F64_SLOTS,
@@ -44,6 +45,15 @@ export class Cpu extends Waiter {
   tlbSlot = 0;
   /** tlb_single_page_flush_ceiling: x86 flushes page by page up to 33 pages, all above. */
   flushCeiling = 33;
+  /** The modelled architecture (ARCH_X86 or ARCH_ARM64), set per batch. */
+  arch = ARCH_X86;
+  /**
+   * current->tlb_ubc (struct tlbflush_unmap_batch, lib/mm/tlbbatch.ts): the CPUs a deferred
+   * reclaim flush must reach, whether one is required, and whether a cleared PTE was dirty.
+   */
+  tlbUbcCpumask = 0;
+  tlbUbcFlushRequired = false;
+  tlbUbcWritable = false;
   /** The signal the last user load raised (0: none). */
   fault = 0;
   flushes = 0;

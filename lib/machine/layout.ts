@@ -151,7 +151,10 @@ export const CFG_OFFSET_MODE = 13; // OFFSETS_UNIFORM or OFFSETS_WINDOW
 export const CFG_AIM_LO_NS = 14; // window-aware offsets: the racing CPU starts lo..hi ns after
 export const CFG_AIM_HI_NS = 15; // the window's CPU (before it where negative)
 export const CFG_WINDOW_TIMING = 16; // 1: note when each CPU reaches the window's points (learning)
+export const CFG_ARCH = 17; // the modelled architecture: ARCH_X86 or ARCH_ARM64
 export const CFG_WORDS = 24;
+export const ARCH_X86 = 0;
+export const ARCH_ARM64 = 1;
 export const OFFSETS_UNIFORM = 0;
 export const OFFSETS_WINDOW = 1;
 export const NR_POINTS_MAX = 24;
@@ -215,6 +218,8 @@ export class Layout {
   /** Flags user programs signal and wait on. */
   readonly signals: number;
   readonly mmCpumask: number;
+  /** mm->tlb_flush_batched (3ea277194daa): set by a deferred reclaim flush, cleared by flush_tlb_batched_pending(). */
+  readonly tlbFlushBatched: number;
   readonly vmas: number;
   /** The file's i_mmap: count, then VMA slot numbers in tree order. */
   readonly iMmap: number;
@@ -280,6 +285,7 @@ export class Layout {
     this.ptl = alloc(s, NR_PMDS * 16, 16); // one cache line per PTL
     this.signals = alloc(s, NR_SIGNALS * 16, 16);
     this.mmCpumask = alloc(s, 1, 16);
+    this.tlbFlushBatched = alloc(s, 1, 16);
     this.vmas = alloc(s, MAX_VMAS * VMA_WORDS, 16);
     this.iMmap = alloc(s, 1 + MAX_VMAS, 16);
     this.anonVmaRwsem = alloc(s, RWSEM_WORDS, 16);

@@ -84,6 +84,7 @@ export function machine_reset(cpu: Cpu): void {
   const nprog = mem[L.program + IMG_NCPUS] as number;
   // switch_mm(): every CPU that runs a thread of the process is in mm_cpumask.
   Atomics.store(mem, L.mmCpumask, nprog >= 32 ? -1 : (1 << nprog) - 1);
+  mem[L.tlbFlushBatched] = 0;
   for (let c = 0; c < L.nrCpus; c++) {
     const regs = L.cpu(c) + CPU_REGS;
     for (let r = regs; r < regs + NR_REGS; r++) mem[r] = REG_UNSET;

@@ -13,6 +13,7 @@
 import type { Cpu } from "./cpu.js";
 import {
   CFG_DURATION_MS,
+  CFG_ARCH,
   CFG_FLUSH_CEILING,
   CFG_KERNEL,
   CFG_OFFSET_FIXED,
@@ -160,6 +161,10 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   cpu.loadDelays();
   cpu.flushCeiling = Atomics.load(mem, cfg + CFG_FLUSH_CEILING) || tlb_single_page_flush_ceiling;
   cpu.kernel = KERNELS[Atomics.load(mem, cfg + CFG_KERNEL)] as Kernel;
+  cpu.arch = Atomics.load(mem, cfg + CFG_ARCH);
+  cpu.tlbUbcCpumask = 0;
+  cpu.tlbUbcFlushRequired = false;
+  cpu.tlbUbcWritable = false;
   cpu.spinLimit = Atomics.load(mem, cfg + CFG_SPIN_LIMIT) || DEFAULT_SPIN_LIMIT;
   const trials = Atomics.load(mem, cfg + CFG_TRIALS);
   const durationMs = Atomics.load(mem, cfg + CFG_DURATION_MS);

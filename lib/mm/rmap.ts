@@ -36,6 +36,7 @@ import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { VM_SHARED, vma_field } from "./mmap.js";
 import { page_mapped, PG_dirty } from "./page_flags.js";
 import { put_page } from "./page_alloc.js";
+import { set_tlb_ubc_flush_pending, should_defer_flush } from "./tlbbatch.js";
 
 /** page_add_file_rmap(): caller holds the PTL of the PTE being set. */
 export function page_add_file_rmap(cpu: Cpu, pfn: number): void {
@@ -132,29 +133,43 @@ export function page_add_anon_rmap(cpu: Cpu, pfn: number, index: number): void {
 }
 
 /**
- * try_to_unmap_one() for an anonymous page in the swap cache: clear and flush the PTE (this
- * address only), move its dirty bit to the page, leave the swap entry in its place.
+ * try_to_unmap_one() (mm/rmap.c, v4.9) for an anonymous page in the swap cache: clear the PTE
+ * and flush this address, or, when should_defer_flush() says so (x86 reclaim with other CPUs in
+ * the mm), clear it without flushing and leave the flush to try_to_unmap_flush(); move its
+ * dirty bit to the page; leave the swap entry in its place. Runs under the PTL.
  */
-function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number): void {
+function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): void {
   const ptep = page_check_address(cpu, pfn, addr);
   if (ptep < 0) return;
   const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
-  const pteval = ptep_clear_flush(cpu, addr, ptep);
+  // Nuke the page table entry.
+  let pteval: number;
+  if (should_defer_flush(cpu, flags)) {
+    // We clear the PTE but do not flush so potentially a remote CPU could still be writing to
+    // the page. If the entry was previously clean then the architecture must guarantee that a
+    // clear->dirty transition on a cached TLB entry is written through and traps if the PTE
+    // is unmapped (lib/mmu/access.ts: the walker's D update faults on a cleared PTE).
+    pteval = Atomics.exchange(cpu.mem, ptep, 0); // ptep_get_and_clear()
+    set_tlb_ubc_flush_pending(cpu, pte_dirty(pteval));
+  } else {
+    pteval = ptep_clear_flush(cpu, addr, ptep);
+  }
+  // Move the dirty bit to the physical page now the pte is gone.
   if (pte_dirty(pteval)) set_page_dirty_anon(cpu, pfn);
   const slot = Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_PRIVATE) - 1;
   Atomics.add(cpu.mem, cpu.L.swapMap + slot, 1); // swap_duplicate()
   Atomics.store(cpu.mem, ptep, swp_entry_to_pte(slot)); // set_pte_at(swp_pte)
   page_remove_rmap(cpu, pfn);
-  spin_unlock(cpu, ptl);
+  spin_unlock(cpu, ptl); // pte_unmap_unlock()
   put_page(cpu, pfn); // the mapping's reference
 }
 
 /**
- * try_to_unmap() -> rmap_walk_anon(): every VMA of the anon_vma that covers the page, in tree
- * order (old VMA before the new one during mremap), under anon_vma->rwsem (read). Returns
- * whether the page is still mapped.
+ * try_to_unmap(page, flags) -> rmap_walk_anon(): every VMA of the anon_vma that covers the
+ * page, in tree order (old VMA before the new one during mremap), under anon_vma->rwsem (read).
+ * Returns whether the page is still mapped.
  */
-export function try_to_unmap(cpu: Cpu, pfn: number): boolean {
+export function try_to_unmap(cpu: Cpu, pfn: number, flags: number): boolean {
   const mem = cpu.mem;
   const L = cpu.L;
   const index = Atomics.load(mem, L.page(pfn) + PAGE_INDEX);
@@ -166,7 +181,7 @@ export function try_to_unmap(cpu: Cpu, pfn: number): boolean {
     const start = vma_field(cpu, vma, VMA_START);
     const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
     if (index < pgoff || index >= pgoff + pages) continue;
-    try_to_unmap_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT));
+    try_to_unmap_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT), flags);
   }
   up_read(cpu, L.anonVmaRwsem);
   return page_mapped(cpu, pfn);

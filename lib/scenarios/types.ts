@@ -101,6 +101,10 @@ export interface LostWriteCheck {
  */
 export type Verdict = "forbidden" | "clean" | "either";
 
+/** The modelled architectures. */
+export type Arch = "x86" | "arm64";
+export const ARCHS: readonly Arch[] = ["x86", "arm64"];
+
 export interface ScenarioSpec {
   name: string;
   description: string;
@@ -122,10 +126,18 @@ export interface ScenarioSpec {
   /** Count accesses through translations to freed or reused frames (see lib/mmu/frame_gen.ts). */
   useAfterFree?: boolean;
   /**
-   * The MMU's flush granularity: "x86" (default; a range above 33 pages is a full flush) or
-   * "arm64" (v4.9: page by page up to 1024 pages).
+   * The arch on which the race is real, and the arch a run models unless told otherwise: "x86"
+   * (default; a range above 33 pages is a full flush; reclaim batches its flush from v4.3 on)
+   * or "arm64" (v4.9: page by page up to 1024 pages; no batched reclaim flush before v6.x).
    */
-  arch?: "x86" | "arm64";
+  arch?: Arch;
+  /**
+   * Expected verdicts on another arch, per kernel, over `expect` and the history rule: e.g.
+   * { "x86": { "v4.9-rc4": "clean" } } where x86's batched reclaim flush closes the window.
+   */
+  expectOn?: Partial<Record<Arch, Record<string, Verdict>>>;
+  /** Why the race is real on `arch` and what the other arch answers, in a sentence or two. */
+  archNote?: string;
   /** Delays that widen the window, for `smoke` and the matrix. */
   widen: Record<string, string>;
   /** The race window, for window coverage and window-aware start offsets. */

@@ -148,7 +148,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       "lostWrite",
       "widen",
     ],
-    ["expect", "useAfterFree", "arch", "window", "natural", "$comment"],
+    ["expect", "useAfterFree", "arch", "expectOn", "archNote", "window", "natural", "$comment"],
   );
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);
@@ -163,6 +163,15 @@ export function validateScenario(input: Json): ScenarioSpec {
       oneOf(top.at("expect").at(k), v, ["forbidden", "clean", "either"] as const);
   }
   if (o.arch !== undefined) oneOf(top.at("arch"), o.arch, ["x86", "arm64"] as const);
+  if (o.expectOn !== undefined) {
+    const on = obj(top.at("expectOn"), o.expectOn, [], ["x86", "arm64"]);
+    for (const [a, m] of Object.entries(on)) {
+      const e = obj(top.at("expectOn").at(a), m, [], kernelNames);
+      for (const [k, v] of Object.entries(e))
+        oneOf(top.at("expectOn").at(a).at(k), v, ["forbidden", "clean", "either"] as const);
+    }
+  }
+  if (o.archNote !== undefined) str(top.at("archNote"), o.archNote);
   if (o.useAfterFree !== undefined && typeof o.useAfterFree !== "boolean")
     top.at("useAfterFree").fail("true or false", o.useAfterFree);
 

@@ -5,9 +5,17 @@
  * the scenario's `expect` says otherwise.
  */
 import { KERNELS, kernelIndex } from "../kernels/index.js";
-import type { ScenarioSpec, Verdict } from "./types.js";
+import type { Arch, ScenarioSpec, Verdict } from "./types.js";
 
-export function expectedVerdict(spec: ScenarioSpec, kernel: string): Verdict {
+/**
+ * The verdict kernel history gives `kernel` on `arch` (default: the scenario's arch): the
+ * scenario's expectOn[arch], else its expect, else forbidden before its fixed kernel and clean
+ * from it on.
+ */
+export function expectedVerdict(spec: ScenarioSpec, kernel: string, arch?: Arch): Verdict {
+  const a = arch ?? spec.arch ?? "x86";
+  const onArch = spec.expectOn?.[a]?.[kernel];
+  if (onArch !== undefined) return onArch;
   const override = spec.expect?.[kernel];
   if (override !== undefined) return override;
   return kernelIndex(kernel) < kernelIndex(spec.kernels[1]) ? "forbidden" : "clean";
@@ -23,8 +31,8 @@ export function verdictMatches(expected: Verdict, forbiddenTrials: number): bool
 }
 
 /** The kernel smoke checks as fixed: the first from the scenario's fixed kernel on that is "clean". */
-export function fixedKernel(spec: ScenarioSpec): string {
+export function fixedKernel(spec: ScenarioSpec, arch?: Arch): string {
   const from = kernelIndex(spec.kernels[1]);
-  const k = KERNELS.slice(from).find((x) => expectedVerdict(spec, x.name) === "clean");
+  const k = KERNELS.slice(from).find((x) => expectedVerdict(spec, x.name, arch) === "clean");
   return k?.name ?? spec.kernels[1];
 }
