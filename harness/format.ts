@@ -92,7 +92,9 @@ function offsetsLine(r: ResultFile): string {
  */
 export function verdictLine(run: ResultFile["runs"][number]): string {
   const lost = run.forbiddenTrials;
-  const what = run.useAfterFree > 0 && run.lostWrites === 0 ? "forbidden" : "lost";
+  // "lost" only when the forbidden trials are lost writes (not use-after-free accesses, nor
+  // countForbidden outcomes such as a store that succeeded after munmap()).
+  const what = run.lostWrites > 0 || lost === 0 ? "lost" : "forbidden";
   const w = run.window;
   const cover =
     w === undefined

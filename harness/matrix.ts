@@ -19,6 +19,8 @@ export interface MatrixCell {
   trials: number;
   lostWrites: number;
   useAfterFree: number;
+  /** Trials with a forbidden outcome of any kind (absent in older results: lost + UAF). */
+  forbidden?: number;
   faults: number;
   expected: Verdict;
   matches: boolean;
@@ -113,6 +115,7 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
           trials: run.trials,
           lostWrites: run.lostWrites,
           useAfterFree: run.useAfterFree,
+          forbidden: run.forbiddenTrials,
           faults: run.faults,
           expected,
           matches:
@@ -141,7 +144,9 @@ function cellText(c: MatrixCell): string {
       ? `${c.lostWrites} lost`
       : c.useAfterFree > 0
         ? `${c.useAfterFree} UAF`
-        : `none (${c.faults} flt)`;
+        : (c.forbidden ?? 0) > 0
+          ? `${c.forbidden ?? 0} forbidden`
+          : `none (${c.faults} flt)`;
   const win = c.window === undefined ? "" : ` [${c.window.hits} in window]`;
   const verdict =
     c.expected === "either"

@@ -25,6 +25,7 @@ import {
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { move_page_tables } from "./eb66ae030829.js";
 import type { Kernel } from "./kernel.js";
+import { flush_tlb_batched_pending } from "../mm/tlbbatch.js";
 
 /** zap_pte_range() as of 5df397dec7c4, for a file mapping. */
 export function zap_pte_range(
@@ -40,6 +41,7 @@ export function zap_pte_range(
   for (;;) {
     // again:
     spin_lock(cpu, ptl);
+    flush_tlb_batched_pending(cpu); // 3ea277194daa
     for (; addr !== end; addr += PAGE_SIZE) {
       const ptep = pte_offset(cpu.L, addr);
       let ptent = Atomics.load(mem, ptep);

@@ -1,5 +1,6 @@
 /** The kernel variants, in history order: a scenario's expected verdicts follow this order. */
 import { k1cf35d47712d } from "./1cf35d47712d.js";
+import { k3ea277194daa } from "./3ea277194daa.js";
 import { k5d1904204c99 } from "./5d1904204c99.js";
 import { k5df397dec7c4 } from "./5df397dec7c4.js";
 import { dirtyAfterClear } from "./dirty-after-clear.js";
@@ -16,6 +17,7 @@ export const KERNELS: readonly Kernel[] = [
   v4_9_rc4,
   k5d1904204c99,
   dirtyAfterClear,
+  k3ea277194daa,
   eb66ae030829,
   k5df397dec7c4,
 ];

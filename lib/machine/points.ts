@@ -18,6 +18,8 @@ export const POINTS = [
   "shrink_page_list:start", // reclaim is about to scan the anonymous pages
   "shrink_page_list:unmapped", // try_to_unmap() done, page not yet written to swap
   "tlb_finish_mmu:flushed", // the unmap's mmu_gather has flushed the TLBs and freed its pages
+  "do_munmap:start", // munmap() holds mmap_sem for write, nothing unmapped yet
+  "try_to_unmap_flush:done", // reclaim's deferred (batched) flush has reached every CPU of the mm
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -36,6 +38,8 @@ export const P_ZAP_PTE_RANGE_BEFORE_FLUSH = 10;
 export const P_SHRINK_PAGE_LIST_START = 11;
 export const P_SHRINK_PAGE_LIST_UNMAPPED = 12;
 export const P_TLB_FINISH_MMU_FLUSHED = 13;
+export const P_DO_MUNMAP_START = 14;
+export const P_TRY_TO_UNMAP_FLUSH_DONE = 15;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -68,7 +68,7 @@ import { machine_reset, machine_reset_full } from "./reset.js";
 import { KERNELS, type Kernel } from "../kernels/index.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
 import { tlb_single_page_flush_ceiling } from "../mmu/shootdown.js";
-import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_NCPUS } from "../scenarios/image.js";
+import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_FORBIDDEN, IMG_NCPUS } from "../scenarios/image.js";
 import { lost_writes, outcome_index, outcome_faulted, uaf_accesses } from "../scenarios/oracle.js";
 import { barrier_wait } from "../sync/barrier.js";
 import { DEFAULT_SPIN_LIMIT, WAIT_START_OFFSET } from "../sync/waiter.js";
@@ -295,8 +295,11 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
     mem[cpu.self + CPU_HEARTBEAT] = trial + 1;
     barrier_wait(cpu, B);
     if (leader) {
-      const o = st + ST_OUTCOMES + outcome_index(mem, L);
+      const oi = outcome_index(mem, L);
+      const o = st + ST_OUTCOMES + oi;
       mem[o] = (mem[o] as number) + 1;
+      // countForbidden scenarios: the outcome alone is the harm (a store that should have faulted).
+      const refused = ((mem[L.program + IMG_FORBIDDEN + (oi >>> 5)] as number) >>> (oi & 31)) & 1;
       const lost = lost_writes(mem, L);
       if (lost !== 0) {
         mem[st + ST_LOST] = (mem[st + ST_LOST] as number) + lost;
@@ -308,7 +311,7 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
       }
       if (outcome_faulted(mem, L)) mem[st + ST_FAULTS] = (mem[st + ST_FAULTS] as number) + 1;
       const uaf = uaf_accesses(mem, L);
-      if (lost !== 0 || uaf !== 0) {
+      if (lost !== 0 || uaf !== 0 || refused !== 0) {
         mem[st + ST_FORBIDDEN] = (mem[st + ST_FORBIDDEN] as number) + 1;
         if (traced && mem[st + ST_TRACE_KEPT_TRIAL] === -1) {
           trace_keep(mem, L);

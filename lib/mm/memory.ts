@@ -3,6 +3,7 @@
  * file mapping (handle_pte_fault, do_shared_fault, do_wp_page) and unmapping
  * (zap_pte_range with the v3.15+ forced flush of dirty PTEs under the PTL).
  */
+import { flush_tlb_batched_pending } from "./tlbbatch.js";
 import type { Cpu } from "../machine/cpu.js";
 import {
   FRAME_WORDS,
@@ -156,6 +157,9 @@ export function zap_pte_range(
   for (;;) {
     // again:
     spin_lock(cpu, ptl);
+    // 3ea277194daa (v4.13): reclaim may have cleared a PTE here and deferred its flush; a
+    // no-op before that commit (cpu.kernel.flushBatchedPending) and on arm64.
+    flush_tlb_batched_pending(cpu);
     for (; addr !== end; addr += PAGE_SIZE) {
       const ptep = pte_offset(cpu.L, addr);
       let ptent = Atomics.load(mem, ptep);

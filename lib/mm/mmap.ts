@@ -7,6 +7,7 @@
  * existing one goes to its right (interval_tree_generic.h: "start < ITSTART(parent) ? left :
  * right"). So during mremap() an rmap walk visits the old VMA before the new one.
  */
+import { P_DO_MUNMAP_START } from "../machine/points.js";
 import type { Cpu } from "../machine/cpu.js";
 import {
   MAX_VMAS,
@@ -301,6 +302,7 @@ function unmap_region(cpu: Cpu, vma: number, start: number, end: number): void {
  * splitting a VMA is not modelled (scenarios unmap whole mappings).
  */
 export function do_munmap(cpu: Cpu, start: number, len: number): number {
+  cpu.point(P_DO_MUNMAP_START);
   const end = start + len;
   for (;;) {
     const vma = find_vma(cpu, start);

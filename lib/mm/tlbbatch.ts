@@ -16,6 +16,7 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import { ARCH_X86 } from "../machine/layout.js";
+import { P_TRY_TO_UNMAP_FLUSH_DONE } from "../machine/points.js";
 import { flush_tlb_mm_range, flush_tlb_others, TLB_FLUSH_ALL } from "../mmu/shootdown.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
 
@@ -65,6 +66,7 @@ export function try_to_unmap_flush(cpu: Cpu): void {
   cpu.tlbUbcCpumask = 0;
   cpu.tlbUbcFlushRequired = false;
   cpu.tlbUbcWritable = false;
+  cpu.point(P_TRY_TO_UNMAP_FLUSH_DONE);
 }
 
 /** try_to_unmap_flush_dirty(): flush iff there are potentially writable TLB entries that can race with IO. */

@@ -18,6 +18,7 @@ import {
   FIELD_VALUE,
   IMG_CHECK_WORDS,
   IMG_CHECKS,
+  IMG_FORBIDDEN,
   IMG_CODE,
   IMG_CPU_TABLE,
   IMG_CPU_WORDS,
@@ -337,6 +338,12 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
     });
   });
   img[IMG_NCHECKS] = spec.lostWrite.length;
+  if (spec.countForbidden === true)
+    forbidden.forEach((f, idx) => {
+      if (f)
+        img[IMG_FORBIDDEN + (idx >>> 5)] =
+          (img[IMG_FORBIDDEN + (idx >>> 5)] as number) | (1 << (idx & 31));
+    });
 
   if (spec.window !== undefined) encodeWindow(spec, img);
 

@@ -24,7 +24,14 @@ export const IMG_CHECKS = IMG_FIELDS + MAX_FIELDS * IMG_FIELD_WORDS;
 export const IMG_CHECK_WORDS = 16; // cpu, readback reg, nstores, (reg, value)...
 export const MAX_CHECKS = 4;
 export const MAX_CHECK_STORES = (IMG_CHECK_WORDS - 3) >> 1;
-export const IMG_CODE = IMG_CHECKS + MAX_CHECKS * IMG_CHECK_WORDS;
+/**
+ * Outcomes that count as forbidden trials by themselves (a bitmask over outcome indices), for
+ * scenarios whose harm is an access that should have faulted (`countForbidden`), not a lost
+ * write or a use-after-free.
+ */
+export const IMG_FORBIDDEN = IMG_CHECKS + MAX_CHECKS * IMG_CHECK_WORDS;
+export const IMG_FORBIDDEN_WORDS = 2; // NR_OUTCOMES = 64 bits
+export const IMG_CODE = IMG_FORBIDDEN + IMG_FORBIDDEN_WORDS;
 
 export const FIELD_RESULT = 0;
 export const FIELD_VALUE = 1;

@@ -123,6 +123,12 @@ export interface ScenarioSpec {
   /** Outcomes the fixed kernel must never show, as field name -> label. */
   forbidden: Record<string, string | number>[];
   lostWrite: LostWriteCheck[];
+  /**
+   * A trial whose outcome is forbidden counts as a forbidden trial by itself: for races whose
+   * harm is an access that should have faulted (a store after munmap() returned), not a lost
+   * write or a use-after-free.
+   */
+  countForbidden?: boolean;
   /** Count accesses through translations to freed or reused frames (see lib/mmu/frame_gen.ts). */
   useAfterFree?: boolean;
   /**

@@ -148,7 +148,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       "lostWrite",
       "widen",
     ],
-    ["expect", "useAfterFree", "arch", "expectOn", "archNote", "window", "natural", "$comment"],
+    ["expect", "useAfterFree", "countForbidden", "arch", "expectOn", "archNote", "window", "natural", "$comment"],
   );
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);
@@ -172,6 +172,8 @@ export function validateScenario(input: Json): ScenarioSpec {
     }
   }
   if (o.archNote !== undefined) str(top.at("archNote"), o.archNote);
+  if (o.countForbidden !== undefined && typeof o.countForbidden !== "boolean")
+    top.at("countForbidden").fail("true or false", o.countForbidden);
   if (o.useAfterFree !== undefined && typeof o.useAfterFree !== "boolean")
     top.at("useAfterFree").fail("true or false", o.useAfterFree);
 
