@@ -16,6 +16,9 @@
  * order reduction needs.
  */
 import {
+  CPU_STEP,
+  CPU_POINT,
+  CPU_WAIT_KIND,
   CPU_ERROR,
   FP_COUNT,
   FP_ENTRIES,
@@ -176,17 +179,21 @@ export async function runControlled(
       const b = Atomics.load(mem, baton);
       for (let c = 0; c < machine.nrCpus; c++)
         if (Atomics.load(mem, L.cpu(c) + CPU_ERROR) !== 0) throw cpuThrew;
+      let running = -1;
       if (b === SCHED_TO_SCHEDULER) {
-        let running = false;
-        for (let c = 0; c < controlledCpus; c++) if (state(c) === SCHED_RUNNING) running = true;
-        if (!running) return;
+        for (let c = 0; c < controlledCpus && running < 0; c++)
+          if (state(c) === SCHED_RUNNING) running = c;
+        if (running < 0) return;
       }
       if (performance.now() > deadline) {
         throw new ScheduleError(
-          `${what}: no CPU stopped within ${STEP_TIMEOUT_MS} ms (states ${Array.from({ length: controlledCpus }, (_, c) => state(c)).join(",")})`,
+          `${what}: no CPU stopped within ${STEP_TIMEOUT_MS} ms (states ${Array.from({ length: controlledCpus }, (_, c) => state(c)).join(",")}; baton ${Atomics.load(mem, baton)}; ${Array.from({ length: machine.nrCpus }, (_, c) => `CPU ${c}: pc ${Atomics.load(mem, L.cpu(c) + CPU_STEP)}, last point ${Atomics.load(mem, L.cpu(c) + CPU_POINT)}, waits for ${Atomics.load(mem, L.cpu(c) + CPU_WAIT_KIND)}, IPI pending ${Atomics.load(mem, L.cpu(c) + CPU_IPI_PENDING)}`).join("; ")})`,
         );
       }
-      Atomics.wait(mem, baton, b, 2);
+      // The baton is back but a CPU has not published its stop yet (it stores the baton before
+      // its state): wait on that state word, which it notifies. Else wait for the baton.
+      if (running >= 0) Atomics.wait(mem, L.cpu(running) + CPU_SCHED_STATE, SCHED_RUNNING, 2);
+      else Atomics.wait(mem, baton, b, 2);
     }
   };
 

@@ -44,9 +44,15 @@ export function sched_yield(cpu: Cpu, state: number, kind: number, a: number, b:
     mem[cpu.self + CPU_SCHED_KIND] = kind;
     mem[cpu.self + CPU_SCHED_A] = a;
     mem[cpu.self + CPU_SCHED_B] = b;
-    Atomics.store(mem, cpu.self + CPU_SCHED_STATE, state);
+    // The baton first, the state last: the scheduler takes "baton back and no CPU running" as
+    // the end of a step, and may hand the baton out again at once. Stored the other way round,
+    // at the start of the body (when every CPU runs until its first stop) one CPU's late "baton
+    // back" could overwrite the baton the scheduler had just handed it: it then waited for a
+    // baton it already had, and the schedule stalled (seen in about one dpor run in six).
     Atomics.store(mem, baton, SCHED_TO_SCHEDULER);
+    Atomics.store(mem, cpu.self + CPU_SCHED_STATE, state);
     Atomics.notify(mem, baton);
+    Atomics.notify(mem, cpu.self + CPU_SCHED_STATE); // a scheduler waiting for this CPU to stop
     if (!wait_for_baton(cpu)) {
       if (fp !== null) fp.stop();
       return false;
