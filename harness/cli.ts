@@ -4,7 +4,7 @@
  * 3 the watchdog stopped a stuck run; 4 a CPU of the model threw (a bug in the model).
  */
 import { Command, CommanderError, Option } from "commander";
-import { KERNELS } from "../lib/kernels/index.js";
+import { KERNEL_ALIASES, KERNELS } from "../lib/kernels/index.js";
 import { ARCHS, type Arch } from "../lib/scenarios/types.js";
 import { POINTS } from "../lib/machine/points.js";
 import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js";
@@ -17,6 +17,7 @@ import { formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
 import { formatMremapBench, mremapBench } from "./bench/mremap.js";
 import { BENCH_KERNELS } from "./bench/kernels.js";
+import { kernelName } from "./kernel-names.js";
 import {
   defaultMixedCpus,
   formatMixedBench,
@@ -155,6 +156,8 @@ program
         title: k.title,
         summary: k.summary,
       })),
+      /** Old kernel names still accepted, and the variant each is now. */
+      aliases: Object.fromEntries(Object.entries(KERNEL_ALIASES).map(([a, k]) => [a, k.name])),
       points: [...POINTS],
     };
     if (o.json) return void process.stdout.write(JSON.stringify(data, null, 2) + "\n");
@@ -177,11 +180,14 @@ program
           /^[0-9a-f]{12,40}$/.test(k.commit)
             ? k.commit.slice(0, 12)
             : k.commit.startsWith("v")
-              ? "(tag)"
-              : "(hash unconfirmed)",
+              ? `${k.commit} (tag)`
+              : `${k.commit.split(":")[0] ?? ""} (no hash)`,
           `${k.title}: ${k.summary}`,
         ]),
       ),
+      `Old names: ${Object.entries(data.aliases)
+        .map(([a, k]) => `${a} is now ${k}`)
+        .join("; ")}`,
       "",
       "Named points (for --delay POINT=DURATION):",
       ...POINTS.map((p) => `  ${p}`),
@@ -362,7 +368,8 @@ program
       out?: string;
     }) => {
       const scenarios = o.scenario.length === 0 ? builtinScenarios() : o.scenario.map(findScenario);
-      const kernels = o.kernel.length === 0 ? KERNELS.map((k) => k.name) : o.kernel;
+      const kernels =
+        o.kernel.length === 0 ? KERNELS.map((k) => k.name) : o.kernel.map((k) => kernelName(k));
       for (const k of kernels) {
         if (!KERNELS.some((x) => x.name === k)) {
           throw new UsageError(
@@ -540,8 +547,7 @@ bench
       },
     ) => {
       const s = findScenario(name);
-      const kernel = o.kernel ?? s.kernels[0];
-      resolveKernels(s, [kernel]);
+      const kernel = resolveKernels(s, [o.kernel ?? s.kernels[0]])[0] as string;
       const r = await scaleBench(
         {
           scenario: s,
@@ -678,7 +684,8 @@ bench
       out?: string;
     }) => {
       const names = BENCH_KERNELS.map((k) => k.name);
-      const known = (k: string, flag: string): string => {
+      const known = (name: string, flag: string): string => {
+        const k = kernelName(name);
         if (!names.includes(k))
           throw new UsageError(`${flag}: unknown kernel "${k}" (valid: ${names.join(", ")})`);
         return k;

@@ -18,6 +18,7 @@ import { flushCharts, mixedChart, mremapCharts, scaleChart, windowCharts } from 
 import { formatStress } from "./stress/format.js";
 import type { StressResult } from "./stress/result.js";
 import { formatMixedBench, type MixedBenchResult } from "./bench/mixed.js";
+import { renameResultKernels } from "./kernel-names.js";
 import { findScenario } from "./scenarios.js";
 import { formatWindowBench } from "./bench/window.js";
 import { formatExplore, violationSvg } from "./explore/command.js";
@@ -53,7 +54,8 @@ const machineLine = (m: { node: string; cpuModel: string; cores: number }): stri
 
 export function buildReport(dir: string): { html: string; sections: number } {
   const sections: Section[] = [];
-  const read = <T>(f: string): T => JSON.parse(readFileSync(f, "utf8")) as T;
+  // Result files may name a variant by an old name (KERNEL_ALIASES).
+  const read = <T>(f: string): T => renameResultKernels(JSON.parse(readFileSync(f, "utf8")) as T);
   const m = latest(dir, "matrix");
   if (m !== undefined) {
     const r = read<MatrixResult>(m);

@@ -2,6 +2,7 @@
  * `tlbrace run`: one scenario on one machine, each kernel in turn, the same workers throughout.
  */
 import { KERNELS, kernelIndex } from "../lib/kernels/index.js";
+import { kernelName } from "./kernel-names.js";
 import { MAX_CPUS } from "../lib/machine/layout.js";
 import { POINTS, pointId } from "../lib/machine/points.js";
 import { compile, ScenarioError } from "../lib/scenarios/compile.js";
@@ -114,8 +115,9 @@ export function offsetModeFor(
   return scenario.window !== undefined ? "window" : "uniform";
 }
 
+/** The kernels to run, by their names now (an old name gives a note on stderr); checked. */
 export function resolveKernels(scenario: ScenarioSpec, names: string[]): string[] {
-  const list = names.length > 0 ? names : scenario.kernels;
+  const list = (names.length > 0 ? names : scenario.kernels).map((k) => kernelName(k));
   for (const k of list) {
     if (kernelIndex(k) < 0) {
       throw new UsageError(

@@ -9,21 +9,25 @@ import { ScenarioError } from "../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../lib/scenarios/types.js";
 import { validateScenario } from "../lib/scenarios/validate.js";
 import { UsageError } from "../lib/units.js";
+import { renameScenarioKernels } from "./kernel-names.js";
 
 export const BUILTIN_DIR = fileURLToPath(new URL("../../scenarios/", import.meta.url));
 
-/** Parse and validate a scenario file; every error names the file. Throws UsageError. */
-export function loadScenarioFile(path: string): ScenarioSpec {
+/**
+ * Parse and validate a scenario file; every error names the file. Throws UsageError. An old
+ * kernel name in it is read as the variant's name now, with a note on stderr unless `quiet`.
+ */
+export function loadScenarioFile(path: string, quiet = false): ScenarioSpec {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     throw new UsageError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  return parseScenario(text, path);
+  return parseScenario(text, path, quiet);
 }
 
-export function parseScenario(text: string, path: string): ScenarioSpec {
+export function parseScenario(text: string, path: string, quiet = false): ScenarioSpec {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -32,7 +36,7 @@ export function parseScenario(text: string, path: string): ScenarioSpec {
     throw new UsageError(`${path}: not valid JSON: ${(e as Error).message.replace(/\s+/g, " ")}`);
   }
   try {
-    return validateScenario(json);
+    return validateScenario(renameScenarioKernels(json, !quiet)); // old kernel names
   } catch (e) {
     if (e instanceof ScenarioError) throw new UsageError(`${path}: ${e.message}`);
     throw e;
@@ -45,7 +49,7 @@ export function builtinScenarios(): ScenarioSpec[] {
   builtins ??= readdirSync(BUILTIN_DIR)
     .filter((f) => f.endsWith(".json"))
     .sort()
-    .map((f) => loadScenarioFile(join(BUILTIN_DIR, f)));
+    .map((f) => loadScenarioFile(join(BUILTIN_DIR, f), true));
   return builtins;
 }
 

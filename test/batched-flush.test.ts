@@ -108,20 +108,59 @@ test("on arm64 try_to_unmap_one() flushes the page at once (one flush, nothing b
 for (const name of ["mremap-anon-reclaim", "mremap-dirty-window"]) {
   const s = findScenario(name);
   const buggy = s.kernels[0];
-  test(`${name}: widened, ${buggy} loses writes on arm64 and none on x86 (batched reclaim flush), as history says`, async (t) => {
-    t.is(s.arch, "arm64", "the race is real on arm64");
-    t.is(expectedVerdict(s, buggy, "arm64"), "forbidden");
-    t.is(expectedVerdict(s, buggy, "x86"), "clean");
-    const run = async (arch: "x86" | "arm64") => {
+  test.serial(
+    `${name}: widened, ${buggy} loses writes on arm64 and none on x86 (batched reclaim flush), as history says`,
+    async (t) => {
+      t.is(s.arch, "arm64", "the race is real on arm64");
+      t.is(expectedVerdict(s, buggy, "arm64"), "forbidden");
+      t.is(expectedVerdict(s, buggy, "x86"), "clean");
+      const run = async (arch: "x86" | "arm64") => {
+        const r = await runScenario({
+          scenario: s,
+          kernels: [buggy],
+          trials: 400,
+          durationMs: 0,
+          cpus: s.cpus.length,
+          params: {},
+          delays: widenDelays(s),
+          seed: 11,
+          watchdogMs: 10_000,
+          command: "test",
+          warmupTrials: 0,
+          arch,
+        });
+        const k = r.runs[0];
+        if (k === undefined) throw new Error("no run");
+        t.is(r.arch, arch);
+        return k;
+      };
+      const arm = await run("arm64");
+      t.true(arm.forbiddenTrials > 0, `arm64: ${arm.forbiddenTrials} forbidden in 400`);
+      const x86 = await run("x86");
+      t.is(x86.forbiddenTrials, 0, "x86: the full flush before pageout removes the stale entry");
+      t.true((x86.window?.hits ?? 0) > 0, "and the racing write did land inside the window");
+      t.log(
+        `arm64: ${arm.forbiddenTrials} forbidden; x86: 0 forbidden, ${x86.window?.hits ?? 0} of 400 in window`,
+      );
+    },
+  );
+}
+
+test.serial(
+  "reclaim-munmap-batched: widened, a store after munmap() succeeds on x86 v4.9-rc4 and faults from 3ea277194daa on; arm64 never",
+  async (t) => {
+    const s = findScenario("reclaim-munmap-batched");
+    t.true(s.countForbidden, "the outcome itself is the harm");
+    const run = async (kernel: string, arch: "x86" | "arm64") => {
       const r = await runScenario({
         scenario: s,
-        kernels: [buggy],
-        trials: 400,
+        kernels: [kernel],
+        trials: 300,
         durationMs: 0,
         cpus: s.cpus.length,
         params: {},
         delays: widenDelays(s),
-        seed: 11,
+        seed: 5,
         watchdogMs: 10_000,
         command: "test",
         warmupTrials: 0,
@@ -129,57 +168,24 @@ for (const name of ["mremap-anon-reclaim", "mremap-dirty-window"]) {
       });
       const k = r.runs[0];
       if (k === undefined) throw new Error("no run");
-      t.is(r.arch, arch);
       return k;
     };
-    const arm = await run("arm64");
-    t.true(arm.forbiddenTrials > 0, `arm64: ${arm.forbiddenTrials} forbidden in 400`);
-    const x86 = await run("x86");
-    t.is(x86.forbiddenTrials, 0, "x86: the full flush before pageout removes the stale entry");
-    t.true((x86.window?.hits ?? 0) > 0, "and the racing write did land inside the window");
-    t.log(
-      `arm64: ${arm.forbiddenTrials} forbidden; x86: 0 forbidden, ${x86.window?.hits ?? 0} of 400 in window`,
+    const buggy = await run("v4.9-rc4", "x86");
+    t.true(buggy.forbiddenTrials > 0, "x86 v4.9-rc4: munmap() skipped the flush");
+    t.is(
+      buggy.outcomes["write2=ok"],
+      buggy.forbiddenTrials,
+      "each forbidden trial is a store after munmap",
     );
-  });
-}
-
-test("reclaim-munmap-batched: widened, a store after munmap() succeeds on x86 v4.9-rc4 and faults from 3ea277194daa on; arm64 never", async (t) => {
-  const s = findScenario("reclaim-munmap-batched");
-  t.true(s.countForbidden, "the outcome itself is the harm");
-  const run = async (kernel: string, arch: "x86" | "arm64") => {
-    const r = await runScenario({
-      scenario: s,
-      kernels: [kernel],
-      trials: 300,
-      durationMs: 0,
-      cpus: s.cpus.length,
-      params: {},
-      delays: widenDelays(s),
-      seed: 5,
-      watchdogMs: 10_000,
-      command: "test",
-      warmupTrials: 0,
-      arch,
-    });
-    const k = r.runs[0];
-    if (k === undefined) throw new Error("no run");
-    return k;
-  };
-  const buggy = await run("v4.9-rc4", "x86");
-  t.true(buggy.forbiddenTrials > 0, "x86 v4.9-rc4: munmap() skipped the flush");
-  t.is(
-    buggy.outcomes["write2=ok"],
-    buggy.forbiddenTrials,
-    "each forbidden trial is a store after munmap",
-  );
-  t.is(buggy.lostWrites, 0);
-  const fixed = await run("3ea277194daa", "x86");
-  t.is(fixed.forbiddenTrials, 0, "flush_tlb_batched_pending() flushed before munmap() returned");
-  t.is(fixed.outcomes["write2=SIGSEGV"], 300);
-  t.true((fixed.window?.hits ?? 0) > 0, "with the store inside the window");
-  const arm = await run("v4.9-rc4", "arm64");
-  t.is(arm.forbiddenTrials, 0, "arm64 flushed the page in try_to_unmap_one()");
-  t.log(
-    `x86 v4.9-rc4: ${buggy.forbiddenTrials}/300 stores after munmap; 3ea277194daa: 0, ${fixed.window?.hits ?? 0} in window; arm64: 0`,
-  );
-});
+    t.is(buggy.lostWrites, 0);
+    const fixed = await run("3ea277194daa", "x86");
+    t.is(fixed.forbiddenTrials, 0, "flush_tlb_batched_pending() flushed before munmap() returned");
+    t.is(fixed.outcomes["write2=SIGSEGV"], 300);
+    t.true((fixed.window?.hits ?? 0) > 0, "with the store inside the window");
+    const arm = await run("v4.9-rc4", "arm64");
+    t.is(arm.forbiddenTrials, 0, "arm64 flushed the page in try_to_unmap_one()");
+    t.log(
+      `x86 v4.9-rc4: ${buggy.forbiddenTrials}/300 stores after munmap; 3ea277194daa: 0, ${fixed.window?.hits ?? 0} in window; arm64: 0`,
+    );
+  },
+);

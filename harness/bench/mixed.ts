@@ -25,7 +25,7 @@ import {
 } from "./mixed-workload.js";
 
 export const MIXED_BASELINE = "v4.9-rc4";
-export const MIXED_VARIANTS = ["5d1904204c99", "latency-limit-pmd", "eb66ae030829"];
+export const MIXED_VARIANTS = ["5d1904204c99", "remove-latency-limit", "eb66ae030829"];
 
 export interface MixedOptions {
   cpus: number;

@@ -4,6 +4,7 @@
  * shootdown IPIs. Counts what each mremap costs: time, TLB flushes, IPIs.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import type { Kernel } from "../../lib/kernels/index.js";
 import { BENCH_KERNELS } from "./kernels.js";
 import { Cpu } from "../../lib/machine/cpu.js";
 import { CPU_IPI_PENDING, Layout, PAGE_SHIFT } from "../../lib/machine/layout.js";
@@ -27,7 +28,13 @@ export interface MremapRow extends MremapConfig {
   seconds: number;
   opsPerSecond: number;
   pagesPerSecond: number;
+  /** Every flush_tlb_mm_range() of the mremap() call, per call. */
   flushesPerOp: number;
+  /**
+   * Those of move_page_tables(), the move itself; the rest are the old range's do_munmap()
+   * (zap and page-table free). Absent in results written before it was counted.
+   */
+  moveFlushesPerOp?: number;
   ipisPerOp: number;
 }
 
@@ -49,7 +56,17 @@ const DONE = L.program + 64; // scratch beyond the image header this bench write
 function measure(c: MremapConfig): MremapRow {
   const kernel = BENCH_KERNELS.find((k) => k.name === c.kernel);
   if (kernel === undefined) throw new Error(`unknown kernel ${c.kernel}`);
-  cpu.kernel = kernel;
+  // The same variant, its move_page_tables() counting its own flushes.
+  let moveFlushes = 0;
+  cpu.kernel = {
+    ...kernel,
+    move_page_tables(...args: Parameters<Kernel["move_page_tables"]>): number {
+      const before = cpu.flushes;
+      const moved = kernel.move_page_tables(...args);
+      moveFlushes += cpu.flushes - before;
+      return moved;
+    },
+  };
   mem[L.program + IMG_FILE_PAGES] = 1;
   mem[L.program + IMG_NCPUS] = 2; // both CPUs run threads of the mm: mm_cpumask = {0, 1}
   machine_reset_full(cpu);
@@ -63,6 +80,7 @@ function measure(c: MremapConfig): MremapRow {
   }
   cpu.flushes = 0;
   cpu.ipisSent = 0;
+  moveFlushes = 0;
   let ops = 0;
   let at = X;
   const t0 = performance.now();
@@ -83,6 +101,7 @@ function measure(c: MremapConfig): MremapRow {
     opsPerSecond: Math.round(ops / seconds),
     pagesPerSecond: Math.round((ops * c.pages) / seconds),
     flushesPerOp: cpu.flushes / ops,
+    moveFlushesPerOp: moveFlushes / ops,
     ipisPerOp: cpu.ipisSent / ops,
   };
 }

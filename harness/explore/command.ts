@@ -6,6 +6,7 @@ import { Layout } from "../../lib/machine/layout.js";
 import { compile } from "../../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../../lib/scenarios/types.js";
 import { formatNs, parseCount, parseDuration, UsageError } from "../../lib/units.js";
+import { kernelName, renameResultKernels } from "../kernel-names.js";
 import { Progress } from "../progress.js";
 import type { ResultFile } from "../results.js";
 import { defaultResultPath, writeJsonAtomic } from "../results.js";
@@ -120,7 +121,7 @@ export function registerExplore(
         if ((name === undefined) === (o.file === undefined))
           throw new UsageError("name a built-in scenario or give --file PATH (one of them)");
         const s = o.file !== undefined ? loadScenarioFile(o.file) : findScenario(name as string);
-        resolveKernels(s, [o.kernel]);
+        const kernel = resolveKernels(s, [o.kernel])[0] as string;
         if (!STRATEGIES.includes(o.strategy as Strategy))
           throw new UsageError(`--strategy: "${o.strategy}" (valid: ${STRATEGIES.join(", ")})`);
         if (o.arch !== undefined && o.arch !== "x86" && o.arch !== "arm64")
@@ -140,10 +141,10 @@ export function registerExplore(
         if (o.pages !== undefined) params.pages = parseCount(o.pages, "--pages", 0);
         if (o.target !== undefined) params.target = parseCount(o.target, "--target", 0);
         const progress = new Progress(process.stderr.isTTY, o.json === true);
-        progress.stage(`explore ${s.name} on ${o.kernel}: ${strategy}`);
+        progress.stage(`explore ${s.name} on ${kernel}: ${strategy}`);
         const r = await explore({
           scenario: s,
-          kernel: o.kernel,
+          kernel,
           strategy,
           bound: parseCount(o.bound, "--bound", 0, 20),
           depth: parseCount(o.depth, "--depth", 1, 10),
@@ -161,7 +162,7 @@ export function registerExplore(
         progress.done();
         const path =
           o.out ??
-          defaultResultPath("explore", `${s.name}-${o.kernel}`, new Date(Date.now() - r.elapsedMs));
+          defaultResultPath("explore", `${s.name}-${kernel}`, new Date(Date.now() - r.elapsedMs));
         writeJsonAtomic(path, r);
         if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
         else process.stdout.write(`${formatExplore(r, s)}\n\nresult: ${path}\n`);
@@ -183,7 +184,7 @@ export function registerExplore(
         throw new UsageError(
           `replay token: scenario "${t.s}" has changed since the token was made (fingerprint ${scenarioFingerprint(s)}, token ${t.sh}); explore it again`,
         );
-      const kernel = KERNELS.find((k) => k.name === t.k);
+      const kernel = KERNELS.find((k) => k.name === kernelName(t.k));
       if (kernel === undefined) throw new UsageError(`replay token: unknown kernel "${t.k}"`);
       if (kernelFingerprint(kernel) !== t.kh)
         throw new UsageError(
@@ -252,9 +253,9 @@ export function registerExplore(
           throw new UsageError(`${file}: ${(e as Error).message}`);
         }
         const pick = pickTrace(
-          data,
+          renameResultKernels(data), // a result file naming a variant by an old name
           o.trial === undefined ? undefined : parseCount(o.trial, "--trial", 0),
-          o.kernel,
+          o.kernel === undefined ? undefined : kernelName(o.kernel),
         );
         const s = scenarioOf(pick.scenario, o.file);
         const t = table(s, pick.params, pick.events, o.all === true);

@@ -22,6 +22,7 @@ import { prepareCells, scenarioVersion } from "./prepare.js";
 import type { Mode, StressPlan } from "./result.js";
 import { Schedule } from "./schedule.js";
 import { Tally } from "./tally.js";
+import { kernelName } from "../kernel-names.js";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const command = (): string => ["tlbrace", ...process.argv.slice(2)].join(" ");
@@ -71,7 +72,7 @@ function durationMs(text: string, what: string, minMs: number): number {
 }
 
 function selectScenarios(o: StressFlags): ScenarioSpec[] {
-  const files = o.file.map(loadScenarioFile);
+  const files = o.file.map((f) => loadScenarioFile(f));
   const named = o.scenario.map(findScenario);
   return named.length === 0 && files.length === 0 ? builtinScenarios() : [...named, ...files];
 }
@@ -82,7 +83,11 @@ async function stress(o: StressFlags): Promise<void> {
     throw new UsageError("give --duration or --trials-per-cell, not both");
   const mode: Mode = o.natural ? "natural" : "widened";
   const scenarios = selectScenarios(o);
-  const cells = buildCells(scenarios, o.kernel, o.allKernels === true);
+  const cells = buildCells(
+    scenarios,
+    o.kernel.map((k) => kernelName(k)),
+    o.allKernels === true,
+  );
   const need = Math.max(...scenarios.map((s) => s.cpus.length));
   const cpus = o.cpus === undefined ? null : parseCount(o.cpus, "--cpus", 2, MAX_CPUS);
   if (cpus !== null && cpus < need)

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../../lib/units.js";
+import { renameResultKernels } from "../kernel-names.js";
 import { addCounts, finishTotals, type CellCounts, type StressResult } from "./result.js";
 
 function load(path: string): StressResult {
@@ -28,7 +29,7 @@ function load(path: string): StressResult {
     throw new UsageError(`merge: ${path}: not a tlbrace stress result`);
   if (r.merged !== undefined)
     throw new UsageError(`merge: ${path}: already a merged file; merge the shard files instead`);
-  return r as StressResult;
+  return renameResultKernels(r as StressResult); // cells naming a variant by an old name
 }
 
 /** What every shard of a campaign must agree on, as [what, value] for the error message. */

@@ -8,6 +8,10 @@
  * The diff against v4.9-rc4.ts is the commit's diff. Two windows stay open (see the catalog):
  * the dirty bit is tested *before* ptep_get_and_clear(), and the flush comes after the *new*
  * PTL is dropped (CVE-2018-18281, closed by eb66ae030829).
+ *
+ * Read as v4.9's mm/mremap.c and mm/huge_memory.c (pengdonglin137/linux-4.9) with Aaron Lu's
+ * follow-up undone: that follow-up's diff (linux-mm, 29 Nov 2016) is against this version
+ * (mm/mremap.c 6ccecc03f56a, mm/huge_memory.c eff3de359d50) and only moves the dirty test.
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
@@ -54,7 +58,7 @@ import {
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
 export function move_ptes(
   cpu: Cpu,
-  _vma: number,
+  vma: number,
   old_pmd: number,
   old_addr: number,
   old_end: number,
@@ -67,7 +71,7 @@ export function move_ptes(
   const L = cpu.L;
   let force_flush = false;
   const len = old_end - old_addr;
-  if (need_rmap_locks) take_rmap_locks(cpu);
+  if (need_rmap_locks) take_rmap_locks(cpu, vma);
   // We don't have to worry about the ordering of src and dst pte locks because exclusive
   // mmap_sem prevents deadlock.
   const old_ptl = pte_lockptr(L, old_pmd);
@@ -94,7 +98,7 @@ export function move_ptes(
   if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
   spin_unlock(cpu, old_ptl); // pte_unmap_unlock()
   cpu.point(P_MOVE_PTES_UNLOCKED);
-  if (need_rmap_locks) drop_rmap_locks(cpu);
+  if (need_rmap_locks) drop_rmap_locks(cpu, vma);
   return !force_flush;
 }
 
@@ -122,13 +126,16 @@ export function move_huge_pmd(
 }
 
 /**
- * move_page_tables() as of 5d1904204c99 (and its follow-up), over the move_ptes() given: the
- * final range flush happens only if some extent did not flush for itself.
+ * move_page_tables() as of 5d1904204c99 (and of v4.9 and v4.13), over the move_ptes() given: the
+ * final range flush happens only if some extent did not flush for itself. Each move_ptes() call
+ * covers at most `latency_limit` bytes (LATENCY_LIMIT, 64 pages), or, with null (Mel Gorman's
+ * "mremap: Remove LATENCY_LIMIT...", June 2018), the whole extent: up to the end of the old
+ * address's PMD and of the new address's PMD.
  */
 export const make_move_page_tables = (
   move_ptes: MovePtes,
   move_huge_pmd: MoveHugePmd,
-  latency_limit = LATENCY_LIMIT,
+  latency_limit: number | null = LATENCY_LIMIT,
 ): Kernel["move_page_tables"] =>
   function move_page_tables(
     cpu: Cpu,
@@ -151,9 +158,9 @@ export const make_move_page_tables = (
       const new_pmd = alloc_new_pmd(cpu, new_addr);
       if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
         if (extent === PMD_SIZE) {
-          if (need_rmap_locks) take_rmap_locks(cpu);
+          if (need_rmap_locks) take_rmap_locks(cpu, vma);
           const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
-          if (need_rmap_locks) drop_rmap_locks(cpu);
+          if (need_rmap_locks) drop_rmap_locks(cpu, vma);
           if (moved === HUGE_MOVED_NEED_FLUSH) need_flush = true;
           if (moved !== HUGE_NOT_MOVED) continue;
         }
@@ -162,7 +169,7 @@ export const make_move_page_tables = (
       pte_alloc(cpu, new_pmd);
       next = (new_addr + PMD_SIZE) & PMD_MASK;
       if (extent > next - new_addr) extent = next - new_addr;
-      if (extent > latency_limit) extent = latency_limit;
+      if (latency_limit !== null && extent > latency_limit) extent = latency_limit;
       if (
         move_ptes(
           cpu,

@@ -5,6 +5,13 @@
  * returns at once for an unmapped page without taking the PTL, so writeback could clean the
  * page while another CPU still wrote through a stale, dirty TLB entry: the narrow window that
  * 1cf35d47712d left open. mremap is as in eb66ae030829.
+ *
+ * Read from mm/memory.c and mm/mremap.c at v6.2.1 (daniellucs2002/linux-6.2.1-customized,
+ * Makefile 6.2.1; 5df397dec7c4 is in v6.2): zap_pte_range() has delay_rmap and
+ * tlb_flush_rmaps(); move_ptes() is eb66ae030829's (flush_tlb_batched_pending() under both PTLs,
+ * flush before either PTL is dropped), with no LATENCY_LIMIT. Not modelled: x86 selects
+ * HAVE_MOVE_PMD there, so move_page_tables() moves a whole PMD-aligned, PMD-sized extent by
+ * moving the PMD entry (move_normal_pmd(), one flush per PMD as well) when the new PMD is empty.
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";

@@ -1,8 +1,13 @@
 /**
  * eb66ae030829 ("mremap: properly flush TLB before releasing the page", Linus Torvalds,
- * reported by Jann Horn, CVE-2018-18281, v4.19): move_ptes() flushes whenever it moved any
- * *present* entry, and does so before dropping *either* PTL; the need_flush logic and the final
- * range flush of move_page_tables() are gone.
+ * reported by Jann Horn, CVE-2018-18281, Oct 2018, v4.19): move_ptes() flushes whenever it
+ * moved any *present* entry, and does so before dropping *either* PTL; the need_flush logic and
+ * the final range flush of move_page_tables() are gone.
+ *
+ * Read from mm/mremap.c and mm/huge_memory.c at v4.19.1 (chens37/linux-4.19.1, Makefile 4.19.1):
+ * no LATENCY_LIMIT (Mel Gorman's June 2018 patch, remove-latency-limit.ts, came first), so one
+ * move_ptes() per PMD extent and, for a region with present entries, one flush per PMD;
+ * move_ptes() calls flush_tlb_batched_pending() once both PTLs are held (3ea277194daa, v4.13).
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
@@ -27,20 +32,20 @@ import { zap_pte_range } from "../mm/memory.js";
 import {
   alloc_new_pmd,
   get_old_pmd,
-  LATENCY_LIMIT,
   move_huge_pmd_lock,
   pte_alloc,
   split_huge_pmd,
 } from "../mm/mremap.js";
 import { pmd_lockptr } from "../mm/huge_memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
+import { flush_tlb_batched_pending } from "../mm/tlbbatch.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import type { Kernel } from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. */
 function move_ptes(
   cpu: Cpu,
-  _vma: number,
+  vma: number,
   old_pmd: number,
   old_addr: number,
   old_end: number,
@@ -53,11 +58,13 @@ function move_ptes(
   const L = cpu.L;
   let force_flush = false;
   const len = old_end - old_addr;
-  if (need_rmap_locks) take_rmap_locks(cpu);
+  if (need_rmap_locks) take_rmap_locks(cpu, vma);
   const old_ptl = pte_lockptr(L, old_pmd);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmd);
   if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  // 3ea277194daa: reclaim may have cleared a PTE here and deferred its flush (PTLs held).
+  flush_tlb_batched_pending(cpu);
   cpu.point(P_MOVE_PTES_LOCKED);
   for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
     const old_pte = pte_offset(L, old_addr);
@@ -76,7 +83,7 @@ function move_ptes(
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
   spin_unlock(cpu, old_ptl);
   cpu.point(P_MOVE_PTES_UNLOCKED);
-  if (need_rmap_locks) drop_rmap_locks(cpu);
+  if (need_rmap_locks) drop_rmap_locks(cpu, vma);
 }
 
 /** mm/huge_memory.c: move_huge_pmd() as of eb66ae030829: flush a present PMD before unlocking. */
@@ -117,17 +124,16 @@ export function move_page_tables(
     const new_pmd = alloc_new_pmd(cpu, new_addr);
     if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
       if (extent === PMD_SIZE) {
-        if (need_rmap_locks) take_rmap_locks(cpu);
+        if (need_rmap_locks) take_rmap_locks(cpu, vma);
         const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
-        if (need_rmap_locks) drop_rmap_locks(cpu);
+        if (need_rmap_locks) drop_rmap_locks(cpu, vma);
         if (moved) continue;
       }
       split_huge_pmd(cpu, vma, old_pmd, old_addr);
     }
     pte_alloc(cpu, new_pmd);
     next = (new_addr + PMD_SIZE) & PMD_MASK;
-    if (extent > next - new_addr) extent = next - new_addr;
-    if (extent > LATENCY_LIMIT) extent = LATENCY_LIMIT;
+    if (extent > next - new_addr) extent = next - new_addr; // no LATENCY_LIMIT since June 2018
     move_ptes(
       cpu,
       vma,
@@ -149,7 +155,7 @@ export const eb66ae030829: Kernel = {
   commit: "eb66ae030829605d61fbef1909ce310e29f78821",
   title: "mremap: properly flush TLB before releasing the page",
   summary:
-    "move_ptes() flushes if any present PTE moved, before dropping either PTL; no need_flush, no final flush",
+    "move_ptes() flushes if any present PTE moved, before dropping either PTL; no need_flush, no final flush; one move_ptes() per PMD extent",
   batchedUnmapFlush: true,
   flushBatchedPending: true,
   move_page_tables,

@@ -4,6 +4,9 @@
  * full). Meanwhile page_mkclean() finds no PTE, writeback cleans the page, and a write through
  * another CPU's stale entry lands in a page the kernel believes clean. mremap is as in
  * v4.9-rc4 (one range flush at the end of move_page_tables()).
+ *
+ * zap_pte_range() read from mm/memory.c at v3.14.1 (nadavitay/linux-3.14.1, Makefile 3.14.1):
+ * pte_unmap_unlock() first, then `if (force_flush) tlb_flush_mmu(tlb)`.
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
@@ -17,13 +20,18 @@ import {
   __tlb_remove_page,
   type MmuGather,
   tlb_flush_mmu,
+  tlb_flush_whole_gather_range,
   tlb_remove_tlb_entry,
 } from "../mm/tlb_gather.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import type { Kernel } from "./kernel.js";
 import { move_page_tables } from "./v4.9-rc4.js";
 
-/** zap_pte_range() as of v3.14. */
+/**
+ * zap_pte_range() as of v3.14 (mm/memory.c, v3.14). When __tlb_remove_page() reports the gather
+ * full (MAX_GATHER_PAGES), it flushes [tlb->start, addr) and frees after the PTL is dropped, then
+ * goes on from addr with the rest of the range.
+ */
 export function zap_pte_range(
   cpu: Cpu,
   tlb: MmuGather,
@@ -47,18 +55,24 @@ export function zap_pte_range(
       if (!PageAnon(cpu, page) && pte_dirty(ptent)) set_page_dirty(cpu, page);
       page_remove_rmap(cpu, page);
       force_flush = __tlb_remove_page(tlb, page);
-      if (force_flush) {
-        addr += PAGE_SIZE;
-        break;
-      }
+      // v3.14 breaks out without addr += PAGE_SIZE (added by "zap_pte_range: update addr when
+      // forcing flush after TLB batching faiure", 2014): the flush below stops short of this
+      // page, which is freed with the batch.
+      if (force_flush) break;
     }
     cpu.point(P_ZAP_PTE_RANGE_BEFORE_FLUSH);
     spin_unlock(cpu, ptl); // the PTE is gone, the dirty bit is in the page, the TLB is not flushed
     cpu.point(P_ZAP_PTE_RANGE_UNLOCKED);
-    // mmu_gather ran out of room to batch pages: flush and free outside the PTL, then go on
-    // with the rest of the range, if any.
+    // mmu_gather ran out of room to batch pages, we break out of the PTE lock to avoid doing the
+    // potential expensive TLB invalidate and page-free while holding it.
     if (!force_flush) break;
+    // Flush the TLB just for the previous segment, then update the range to be the remaining
+    // TLB range (x86's tlb_flush() flushes the gather's [start, end), tlb_gather.ts).
+    const old_end = tlb.rangeEnd;
+    tlb.rangeEnd = addr;
     tlb_flush_mmu(cpu, tlb);
+    tlb.rangeStart = addr;
+    tlb.rangeEnd = old_end;
     if (addr === end) break;
   }
   return addr;
@@ -75,3 +89,7 @@ export const v3_14: Kernel = {
   move_page_tables,
   zap_pte_range,
 };
+
+// x86's tlb_flush() in v3.14 (arch/x86/include/asm/tlb.h): flush_tlb_mm_range(tlb->mm,
+// tlb->start, tlb->end, 0UL), the range tlb_gather_mmu() was given, whatever was mapped in it.
+tlb_flush_whole_gather_range(v3_14);

@@ -3,6 +3,11 @@
  * the PTLs; the TLB flush for the old range comes once, at the end of move_page_tables().
  * Between the two, another CPU can still write through a stale writable+dirty entry for the
  * old address, and page_mkclean() can clean the page meanwhile: the write is lost.
+ *
+ * Read from mm/mremap.c and mm/huge_memory.c at v4.8.17 (raminfp/linux-4.8.0-netfilter_icmp,
+ * Makefile 4.8.17), whose move_ptes(), move_page_tables() (LATENCY_LIMIT, 64 pages per
+ * move_ptes(); need_flush set by every extent) and move_huge_pmd() match the pre-image of
+ * 5d1904204c99's diff as Aaron Lu posted it (linux-mm, 17 Nov 2016).
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE, PMD_MASK, PMD_SIZE } from "../machine/layout.js";
@@ -37,7 +42,7 @@ import type { Kernel } from "./kernel.js";
 /** move_ptes(): caller holds mmap_sem for write. */
 function move_ptes(
   cpu: Cpu,
-  _vma: number,
+  vma: number,
   old_pmd: number,
   old_addr: number,
   old_end: number,
@@ -48,7 +53,7 @@ function move_ptes(
 ): void {
   const mem = cpu.mem;
   const L = cpu.L;
-  if (need_rmap_locks) take_rmap_locks(cpu);
+  if (need_rmap_locks) take_rmap_locks(cpu, vma);
   // We don't have to worry about the ordering of src and dst pte locks because exclusive
   // mmap_sem prevents deadlock.
   const old_ptl = pte_lockptr(L, old_pmd);
@@ -67,7 +72,7 @@ function move_ptes(
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
   spin_unlock(cpu, old_ptl); // pte_unmap_unlock(): the old PTE is gone, its TLB entries are not
   cpu.point(P_MOVE_PTES_UNLOCKED);
-  if (need_rmap_locks) drop_rmap_locks(cpu);
+  if (need_rmap_locks) drop_rmap_locks(cpu, vma);
 }
 
 /** mm/huge_memory.c: move_huge_pmd() as of v4.9-rc4: no flush here, the caller flushes at the end. */
@@ -107,9 +112,9 @@ export function move_page_tables(
     const new_pmd = alloc_new_pmd(cpu, new_addr);
     if (pmd_trans_huge(Atomics.load(cpu.mem, old_pmd))) {
       if (extent === PMD_SIZE) {
-        if (need_rmap_locks) take_rmap_locks(cpu);
+        if (need_rmap_locks) take_rmap_locks(cpu, vma);
         const moved = move_huge_pmd(cpu, old_addr, new_addr, old_end, old_pmd, new_pmd);
-        if (need_rmap_locks) drop_rmap_locks(cpu);
+        if (need_rmap_locks) drop_rmap_locks(cpu, vma);
         if (moved) {
           need_flush = true;
           continue;

@@ -20,6 +20,7 @@ export const POINTS = [
   "tlb_finish_mmu:flushed", // the unmap's mmu_gather has flushed the TLBs and freed its pages
   "do_munmap:start", // munmap() holds mmap_sem for write, nothing unmapped yet
   "try_to_unmap_flush:done", // reclaim's deferred (batched) flush has reached every CPU of the mm
+  "migrate_pages:start", // page migration is about to scan the anonymous pages
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -40,6 +41,7 @@ export const P_SHRINK_PAGE_LIST_UNMAPPED = 12;
 export const P_TLB_FINISH_MMU_FLUSHED = 13;
 export const P_DO_MUNMAP_START = 14;
 export const P_TRY_TO_UNMAP_FLUSH_DONE = 15;
+export const P_MIGRATE_PAGES_START = 16;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

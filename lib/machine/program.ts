@@ -12,6 +12,7 @@ import { do_generic_file_read } from "../mm/filemap.js";
 import { sys_mmap, sys_mmap_anon, sys_munmap } from "../mm/mmap.js";
 import { madvise_free } from "../mm/madvise.js";
 import { shrink_page_list } from "../mm/vmscan.js";
+import { migrate_pages } from "../mm/migrate.js";
 import { sys_mremap } from "../mm/mremap.js";
 import {
   INSN_WORDS,
@@ -32,6 +33,7 @@ import {
   OP_MMAP_THP,
   OP_RECLAIM_CLUSTER,
   OP_TOUCH,
+  OP_MIGRATE,
 } from "../scenarios/image.js";
 import { WAIT_SIGNAL } from "../sync/waiter.js";
 import { STEP_OP, STEP_RESULT } from "./steps.js";
@@ -67,6 +69,9 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
         break;
       case OP_RECLAIM:
         shrink_page_list(cpu);
+        break;
+      case OP_MIGRATE:
+        migrate_pages(cpu);
         break;
       case OP_RECLAIM_CLUSTER:
         shrink_page_list(cpu, a);

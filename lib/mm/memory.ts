@@ -3,6 +3,7 @@
  * file mapping (handle_pte_fault, do_shared_fault, do_wp_page) and unmapping
  * (zap_pte_range with the v3.15+ forced flush of dirty PTEs under the PTL).
  */
+import { migration_entry_wait } from "./migrate.js";
 import { flush_tlb_batched_pending } from "./tlbbatch.js";
 import type { Cpu } from "../machine/cpu.js";
 import {
@@ -34,9 +35,9 @@ import {
   pte_pfn,
   pte_present,
   pte_to_swp_slot,
+  is_migration_entry,
   pte_write,
 } from "../mmu/pgtable.js";
-import { flush_tlb_page } from "../mmu/shootdown.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { filemap_fault } from "./filemap.js";
 import { linear_page_index, vma_field, vma_is_anonymous } from "./mmap.js";
@@ -76,7 +77,8 @@ import {
   try_to_free_swap,
 } from "./swap.js";
 import {
-  __tlb_remove_page,
+  __tlb_remove_page_size,
+  __tlb_remove_pte_page,
   type MmuGather,
   tlb_flush_mmu_free,
   tlb_flush_mmu_tlbonly,
@@ -126,7 +128,8 @@ export function zap_pte_special(
   if (pte_none(ptent)) return true;
   if (!pte_present(ptent)) {
     Atomics.store(cpu.mem, ptep, 0); // pte_clear_not_present_full()
-    free_swap_and_cache(cpu, pte_to_swp_slot(ptent));
+    // free_swap_and_cache() returns at once for a non_swap_entry() such as a migration entry.
+    if (!is_migration_entry(ptent)) free_swap_and_cache(cpu, pte_to_swp_slot(ptent));
     return true;
   }
   if (pte_pfn(ptent) === ZERO_PFN) {
@@ -139,10 +142,12 @@ export function zap_pte_special(
 
 /**
  * zap_pte_range() for addresses [addr, end) inside one PTE table, as in v3.15+ (after
- * 1cf35d47712d) through v4.9: a dirty file PTE forces the TLB flush *before the PTL is
- * dropped*, so that page_mkclean(), which needs the PTL, cannot clean the page while another
- * CPU still writes through a stale entry. Pages are freed only after the flush.
- * lib/kernels/v3.14.ts has the version before.
+ * 1cf35d47712d) through v4.9 (mm/memory.c, v4.9): a dirty file PTE forces the TLB flush *before
+ * the PTL is dropped*, so that page_mkclean(), which needs the PTL, cannot clean the page while
+ * another CPU still writes through a stale entry. Pages are freed only after the flush. When the
+ * gather has no room (__tlb_remove_page() returns true, MAX_GATHER_PAGES queued), v4.9 keeps the
+ * page as pending_page, flushes and frees, then queues it. lib/kernels/v3.14.ts has the version
+ * before.
  */
 export function zap_pte_range(
   cpu: Cpu,
@@ -154,6 +159,7 @@ export function zap_pte_range(
   const mem = cpu.mem;
   const ptl = pte_lockptr(cpu.L, pmdp);
   let force_flush = false;
+  let pending_page = -1;
   for (;;) {
     // again:
     spin_lock(cpu, ptl);
@@ -172,8 +178,9 @@ export function zap_pte_range(
         set_page_dirty(cpu, page);
       }
       page_remove_rmap(cpu, page);
-      if (__tlb_remove_page(tlb, page)) {
+      if (__tlb_remove_page_size(tlb, page)) {
         force_flush = true;
+        pending_page = page;
         addr += PAGE_SIZE;
         break;
       }
@@ -186,10 +193,16 @@ export function zap_pte_range(
     if (force_flush) tlb_flush_mmu_tlbonly(cpu, tlb);
     spin_unlock(cpu, ptl);
     cpu.point(P_ZAP_PTE_RANGE_UNLOCKED);
-    // If we forced a TLB flush, free the batched memory too; restart if not done.
+    // If we forced a TLB flush (either due to running out of batch buffers or because we needed
+    // to flush dirty TLB entries before releasing the ptl), free the batched memory too.
+    // Restart if we didn't do everything.
     if (!force_flush) break;
     force_flush = false;
     tlb_flush_mmu_free(cpu, tlb);
+    if (pending_page >= 0) {
+      __tlb_remove_pte_page(tlb, pending_page); // remove the page with new size
+      pending_page = -1;
+    }
     if (addr === end) break;
   }
   return addr;
@@ -217,6 +230,33 @@ export function unmap_vmas(
 }
 
 /* ---------------------------------------------------------------- faults */
+
+/**
+ * ptep_set_access_flags() for x86 (arch/x86/mm/pgtable.c, v4.9). "On x86, the accessed and dirty
+ * bits are tracked by hardware. However, do_wp_page calls this function to also make the pte
+ * writeable at the same time the dirty bit is set. In that case we do actually need to write the
+ * PTE." So it writes the PTE only if the entry changed *and* `dirty` (a write fault), flushes
+ * nothing, and returns whether the entry changed (the generic version would flush).
+ */
+export function ptep_set_access_flags(
+  cpu: Cpu,
+  ptep: number,
+  entry: number,
+  dirty: boolean,
+): boolean {
+  const changed = Atomics.load(cpu.mem, ptep) !== entry; // !pte_same(*ptep, entry)
+  if (changed && dirty) Atomics.store(cpu.mem, ptep, entry); // *ptep = entry; pte_update()
+  return changed;
+}
+
+/**
+ * flush_tlb_fix_spurious_fault(vma, address): a no-op on x86 (arch/x86/include/asm/pgtable.h,
+ * v4.9; the generic one in include/asm-generic/pgtable.h is flush_tlb_page()). The #PF already
+ * dropped this CPU's entry for the address (lib/mmu/access.ts), and no other CPU is flushed.
+ */
+export function flush_tlb_fix_spurious_fault(_cpu: Cpu, _addr: number): void {
+  // nothing to do on x86
+}
 
 /** do_page_mkwrite() with filemap_page_mkwrite(): returns with the page locked and dirty. */
 function do_page_mkwrite(cpu: Cpu, page: number): number {
@@ -307,7 +347,7 @@ function do_wp_page(cpu: Cpu, ptep: number, ptl: number, orig_pte: number): numb
   }
   // wp_page_reuse():
   const entry = pte_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)));
-  Atomics.store(mem, ptep, entry); // ptep_set_access_flags()
+  ptep_set_access_flags(cpu, ptep, entry, true);
   spin_unlock(cpu, ptl);
   set_page_dirty(cpu, page);
   unlock_page(cpu, page);
@@ -359,6 +399,11 @@ function do_swap_page(
   write: boolean,
 ): number {
   const mem = cpu.mem;
+  if (is_migration_entry(orig_pte)) {
+    // non_swap_entry(): wait for the migration to finish, then the fault is retried.
+    migration_entry_wait(cpu, addr);
+    return 0;
+  }
   const slot = pte_to_swp_slot(orig_pte);
   let page = lookup_swap_cache(cpu, slot);
   if (page === 0) page = swapin_readahead(cpu, slot);
@@ -441,7 +486,8 @@ function do_wp_page_anon(
       Atomics.load(mem, cpu.L.page(page) + PAGE_MAPCOUNT) === 1 &&
       (slot < 0 || swap_count(cpu, slot) <= 1);
     if (reuse) {
-      Atomics.store(mem, ptep, pte_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))); // wp_page_reuse()
+      // wp_page_reuse()
+      ptep_set_access_flags(cpu, ptep, pte_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte))), true);
       spin_unlock(cpu, ptl);
       try_to_free_swap(cpu, page);
       unlock_page(cpu, page);
@@ -452,7 +498,13 @@ function do_wp_page_anon(
   return wp_page_copy(cpu, vma, addr, ptep, ptl, orig_pte);
 }
 
-/** handle_mm_fault() -> handle_pte_fault(). Caller holds mmap_sem for read. */
+/**
+ * handle_mm_fault() -> handle_pte_fault() (mm/memory.c, v4.9). Caller holds mmap_sem for read.
+ * On a present PTE: under the PTL, a write to a read-only PTE goes to do_wp_page(); otherwise
+ * the PTE gets young (and dirty for a write) through x86's ptep_set_access_flags(), which writes
+ * it only for a write fault, and an unchanged PTE after a write fault is a spurious fault, whose
+ * flush is a no-op on x86.
+ */
 export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: number): number {
   const mem = cpu.mem;
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
@@ -501,10 +553,11 @@ export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: numb
     entry = pte_mkdirty(entry);
   }
   entry = pte_mkyoung(entry);
-  if (entry !== orig_pte) {
-    Atomics.store(mem, ptep, entry); // ptep_set_access_flags()
-  } else if (write) {
-    flush_tlb_page(cpu, addr); // flush_tlb_fix_spurious_fault()
+  if (!ptep_set_access_flags(cpu, ptep, entry, write)) {
+    // This is needed only for protection faults but the arch code is not yet telling us if this
+    // is a protection fault or not. This still avoids useless tlb flushes for .text page faults
+    // with threads.
+    if (write) flush_tlb_fix_spurious_fault(cpu, addr);
   }
   spin_unlock(cpu, ptl);
   return 0;

@@ -13,6 +13,8 @@ import {
   MAX_VMAS,
   PAGE_SHIFT,
   PAGE_SIZE,
+  PMD_MASK,
+  PMD_SIZE,
   VMA_END,
   VMA_FILE,
   VMA_FLAGS,
@@ -38,7 +40,7 @@ import {
 } from "../mmu/pgtable.js";
 import { down_read, down_write, up_read, up_write } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { tlb_finish_mmu, tlb_gather_mmu } from "./tlb_gather.js";
+import { type MmuGather, pte_free_tlb, tlb_finish_mmu, tlb_gather_mmu } from "./tlb_gather.js";
 import { FAULT_FLAG_WRITE, handle_mm_fault, unmap_vmas, VM_FAULT_ERROR } from "./memory.js";
 import { PageDirty } from "./page_flags.js";
 import { set_page_dirty } from "./page-writeback.js";
@@ -287,26 +289,177 @@ export function copy_vma(
   return vma;
 }
 
-/** unmap_region(): zap the PTEs, unlink from i_mmap (free_pgtables), flush and free. */
-function unmap_region(cpu: Cpu, vma: number, start: number, end: number): void {
-  const tlb = cpu.tlb;
-  tlb_gather_mmu(tlb, start, end);
-  unmap_vmas(cpu, tlb, vma, start, end);
-  // free_pgtables(): unlink_anon_vmas(), unlink_file_vma(); the model keeps PTE tables.
-  unlink_rmap_vma(cpu, vma);
-  tlb_finish_mmu(cpu, tlb);
+/* ------------------------------------------------------------ munmap (mm/mmap.c, v4.9) */
+
+/**
+ * free_pte_range() (mm/memory.c, v4.9): pmd_clear(pmd), then pte_free_tlb(tlb, token, addr).
+ * The model's PTE tables are static, one per PMD slot: freeing one is clearing its PMD entry
+ * (__pte_alloc() zeroes the table when the PMD is populated again). The kernel takes no
+ * spinlock here: the caller holds mmap_sem for write (no fault can walk in through the VMAs) and
+ * free_pgtables() has already unlinked the VMAs from i_mmap and the anon_vma (no rmap walk can
+ * reach the table); a hardware walk still under way sees the PMD or not, and finds only empty
+ * PTEs. The gather's flush (tlb_finish_mmu()) comes before the table could be reused.
+ */
+function free_pte_range(cpu: Cpu, tlb: MmuGather, pmdp: number, addr: number): void {
+  Atomics.store(cpu.mem, pmdp, 0); // pmd_clear()
+  pte_free_tlb(tlb, addr);
 }
 
 /**
- * do_munmap(): caller holds mmap_sem for write. Unmaps whole VMAs inside [start, start+len);
- * splitting a VMA is not modelled (scenarios unmap whole mappings).
+ * free_pgd_range() -> free_pud_range() -> free_pmd_range() (mm/memory.c, v4.9) at the PMD level:
+ * free the PTE tables of [addr, end) that no VMA outside [floor, ceiling) can still use. addr is
+ * rounded down and ceiling down to PMD boundaries; a table shared with the VMA below (addr <
+ * floor) or above (end beyond ceiling) is kept. 0 is the bottom as floor, the top as ceiling
+ * (hence the "- 1"s). Tables are freed whole: a PMD entry is cleared only if its 2 MiB holds no
+ * other VMA. The PMD, PUD and PGD pages above (freed when their whole 1 GiB / 512 GiB is empty,
+ * adding [start, start + PAGE_SIZE) to the range as well) are not modelled: the model has one
+ * static PMD table, standing for a process whose other mappings keep those levels in use.
+ */
+export function free_pgd_range(
+  cpu: Cpu,
+  tlb: MmuGather,
+  addr: number,
+  end: number,
+  floor: number,
+  ceiling: number,
+): void {
+  addr &= PMD_MASK;
+  if (addr < floor) {
+    addr += PMD_SIZE;
+    if (addr === 0) return;
+  }
+  if (ceiling !== 0) {
+    ceiling &= PMD_MASK;
+    if (ceiling === 0) return;
+  }
+  // Unsigned in the kernel: ceiling 0 (the top) minus 1 is above every end.
+  if (ceiling !== 0 && end - 1 > ceiling - 1) end -= PMD_SIZE;
+  if (addr > end - 1) return;
+  for (let next: number; addr !== end; addr = next) {
+    next = Math.min((addr & PMD_MASK) + PMD_SIZE, end); // pmd_addr_end()
+    const pmdp = pmd_offset(cpu.L, addr);
+    if (pmd_none(Atomics.load(cpu.mem, pmdp))) continue; // pmd_none_or_clear_bad()
+    free_pte_range(cpu, tlb, pmdp, addr);
+  }
+}
+
+/**
+ * free_pgtables() (mm/memory.c, v4.9): for each VMA (in address order, already detached from
+ * the mm), hide it from rmap (unlink_anon_vmas(), unlink_file_vma()), then free its page tables;
+ * nearby VMAs (the next one starting within PMD_SIZE of this one's end) go down in one call,
+ * bounded by the next VMA of the list, or by `ceiling` after the last one.
+ */
+function free_pgtables(
+  cpu: Cpu,
+  tlb: MmuGather,
+  vmas: Int32Array,
+  nr: number,
+  floor: number,
+  ceiling: number,
+): void {
+  for (let i = 0; i < nr; i++) {
+    let vma = vmas[i] as number;
+    const addr = vma_field(cpu, vma, VMA_START);
+    unlink_rmap_vma(cpu, vma);
+    // Optimization: gather nearby vmas into one call down
+    while (
+      i + 1 < nr &&
+      vma_field(cpu, vmas[i + 1] as number, VMA_START) <= vma_field(cpu, vma, VMA_END) + PMD_SIZE
+    ) {
+      vma = vmas[++i] as number;
+      unlink_rmap_vma(cpu, vma);
+    }
+    const next = i + 1 < nr ? (vmas[i + 1] as number) : -1;
+    free_pgd_range(
+      cpu,
+      tlb,
+      addr,
+      vma_field(cpu, vma, VMA_END),
+      floor,
+      next >= 0 ? vma_field(cpu, next, VMA_START) : ceiling,
+    );
+  }
+}
+
+/**
+ * unmap_region() (mm/mmap.c, v4.9): one gather for the whole [start, end): zap the PTEs of
+ * every VMA, free_pgtables() between the VMA below (prev->vm_end, or FIRST_USER_ADDRESS, 0) and
+ * the one above (next->vm_start, or USER_PGTABLES_CEILING, 0), then tlb_finish_mmu(). A PTE
+ * table freed there adds its first page to the gather's range, so the final flush happens even
+ * when no PTE was mapped (the PTEs may have been zapped or moved before).
+ */
+function unmap_region(
+  cpu: Cpu,
+  vmas: Int32Array,
+  nr: number,
+  prev: number,
+  next: number,
+  start: number,
+  end: number,
+): void {
+  const tlb = cpu.tlb;
+  tlb_gather_mmu(tlb, start, end);
+  for (let i = 0; i < nr; i++) {
+    const vma = vmas[i] as number;
+    unmap_vmas(
+      cpu,
+      tlb,
+      vma,
+      Math.max(start, vma_field(cpu, vma, VMA_START)),
+      Math.min(end, vma_field(cpu, vma, VMA_END)),
+    );
+  }
+  free_pgtables(
+    cpu,
+    tlb,
+    vmas,
+    nr,
+    prev >= 0 ? vma_field(cpu, prev, VMA_END) : 0,
+    next >= 0 ? vma_field(cpu, next, VMA_START) : 0,
+  );
+  tlb_finish_mmu(cpu, tlb);
+}
+
+/** The linked VMA before [start, ...): the last one ending at or below start, -1 if none. */
+function vma_prev(cpu: Cpu, start: number): number {
+  let prev = -1;
+  for (let v = 0; v < MAX_VMAS; v++) {
+    const flags = vma_field(cpu, v, VMA_FLAGS);
+    if (flags === 0 || (flags & VM_DETACHED) !== 0) continue;
+    const ve = vma_field(cpu, v, VMA_END);
+    if (ve <= start && (prev < 0 || ve > vma_field(cpu, prev, VMA_END))) prev = v;
+  }
+  return prev;
+}
+
+/** The linked VMA after [..., end): the first one starting at or above end, -1 if none. */
+function vma_next(cpu: Cpu, end: number): number {
+  let next = -1;
+  for (let v = 0; v < MAX_VMAS; v++) {
+    const flags = vma_field(cpu, v, VMA_FLAGS);
+    if (flags === 0 || (flags & VM_DETACHED) !== 0) continue;
+    const vs = vma_field(cpu, v, VMA_START);
+    if (vs >= end && (next < 0 || vs < vma_field(cpu, next, VMA_START))) next = v;
+  }
+  return next;
+}
+
+/** The VMAs one do_munmap() detaches: this CPU's scratch list, so a munmap allocates nothing. */
+const detached = new Int32Array(MAX_VMAS);
+
+/**
+ * do_munmap() (mm/mmap.c, v4.9): caller holds mmap_sem for write. Detaches every VMA inside
+ * [start, start+len) (detach_vmas_to_be_unmapped(): find_vma() no longer sees them), then one
+ * unmap_region() for them all, then frees them (remove_vma_list()). Splitting a VMA is not
+ * modelled (scenarios unmap whole mappings).
  */
 export function do_munmap(cpu: Cpu, start: number, len: number): number {
   cpu.point(P_DO_MUNMAP_START);
   const end = start + len;
-  for (;;) {
-    const vma = find_vma(cpu, start);
-    if (vma < 0 || vma_field(cpu, vma, VMA_START) >= end) return 0;
+  let nr = 0;
+  for (let at = start; ;) {
+    const vma = find_vma(cpu, at);
+    if (vma < 0 || vma_field(cpu, vma, VMA_START) >= end) break;
     const vstart = vma_field(cpu, vma, VMA_START);
     const vend = vma_field(cpu, vma, VMA_END);
     if (vstart < start || vend > end) {
@@ -314,11 +467,17 @@ export function do_munmap(cpu: Cpu, start: number, len: number): number {
         `munmap of part of a VMA is not modelled: [${hex(start)}, ${hex(end)}) vs [${hex(vstart)}, ${hex(vend)})`,
       );
     }
-    // detach_vmas_to_be_unmapped(): find_vma() no longer sees it.
-    Atomics.or(cpu.mem, cpu.L.vma(vma) + VMA_FLAGS, VM_DETACHED);
-    unmap_region(cpu, vma, vstart, vend);
-    vm_area_free(cpu, vma); // remove_vma_list()
+    detached[nr++] = vma;
+    at = vend;
   }
+  if (nr === 0) return 0;
+  const prev = vma_prev(cpu, start);
+  const next = vma_next(cpu, end);
+  for (let i = 0; i < nr; i++)
+    Atomics.or(cpu.mem, cpu.L.vma(detached[i] as number) + VMA_FLAGS, VM_DETACHED);
+  unmap_region(cpu, detached, nr, prev, next, start, end);
+  for (let i = 0; i < nr; i++) vm_area_free(cpu, detached[i] as number); // remove_vma_list()
+  return 0;
 }
 
 export function sys_munmap(cpu: Cpu, addr: number, len: number): number {

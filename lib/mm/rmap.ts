@@ -20,6 +20,7 @@ import { P_PAGE_MKCLEAN_DONE } from "../machine/points.js";
 import {
   _PAGE_PRESENT,
   pmd_offset,
+  pmd_trans_huge,
   pte_dirty,
   pte_lockptr,
   pte_mkclean,
@@ -29,6 +30,7 @@ import {
   pte_wrprotect,
   pte_write,
   swp_entry_to_pte,
+  make_migration_entry,
 } from "../mmu/pgtable.js";
 import { flush_tlb_page } from "../mmu/shootdown.js";
 import { down_read, up_read } from "../sync/rwsem.js";
@@ -36,7 +38,7 @@ import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { VM_SHARED, vma_field } from "./mmap.js";
 import { page_mapped, PG_dirty } from "./page_flags.js";
 import { put_page } from "./page_alloc.js";
-import { set_tlb_ubc_flush_pending, should_defer_flush } from "./tlbbatch.js";
+import { set_tlb_ubc_flush_pending, should_defer_flush, TTU_MIGRATION } from "./tlbbatch.js";
 
 /** page_add_file_rmap(): caller holds the PTL of the PTE being set. */
 export function page_add_file_rmap(cpu: Cpu, pfn: number): void {
@@ -56,15 +58,23 @@ export function ptep_clear_flush(cpu: Cpu, addr: number, ptep: number): number {
 }
 
 /**
- * page_check_address(..., sync = 1): if the PTE for addr maps pfn, return it with its PTL held,
- * else -1. Takes the PTL even when the PTE looks empty: that is what makes page_mkclean() wait
- * for a move_ptes() that holds the old PTL.
+ * page_check_address(page, mm, addr, &ptl, sync) -> __page_check_address() (mm/rmap.c, v4.9):
+ * if the PTE for addr maps pfn, return it with its PTL held, else -1. mm_find_pmd() first: no
+ * PMD, or a huge one, is no PTE. With sync = 0 it makes a quick unlocked check and returns
+ * without the PTL if the PTE is not present ("may perform a racy check to avoid the page table
+ * lock"); with sync = 1 it takes the PTL even when the PTE looks empty: that is what makes
+ * page_mkclean() (page_mkclean_one() passes 1) wait for a move_ptes() that holds the old PTL.
+ * try_to_unmap_one() passes PageTransCompound(page) in v4.9: 0 for an order-0 page. `sync`
+ * defaults to 1, the model's behaviour before it had the parameter; callers should pass it.
  */
-export function page_check_address(cpu: Cpu, pfn: number, addr: number): number {
+export function page_check_address(cpu: Cpu, pfn: number, addr: number, sync: number): number {
   const mem = cpu.mem;
   const pmdp = pmd_offset(cpu.L, addr);
-  if ((Atomics.load(mem, pmdp) & _PAGE_PRESENT) === 0) return -1; // mm_find_pmd()
+  const pmde = Atomics.load(mem, pmdp);
+  if ((pmde & _PAGE_PRESENT) === 0 || pmd_trans_huge(pmde)) return -1; // mm_find_pmd()
   const ptep = pte_offset(cpu.L, addr);
+  // Make a quick check before getting the lock
+  if (sync === 0 && !pte_present(Atomics.load(mem, ptep))) return -1;
   const ptl = pte_lockptr(cpu.L, pmdp);
   spin_lock(cpu, ptl);
   const pte = Atomics.load(mem, ptep);
@@ -75,7 +85,7 @@ export function page_check_address(cpu: Cpu, pfn: number, addr: number): number 
 
 /** page_mkclean_one(): returns 1 if it cleaned a PTE. */
 function page_mkclean_one(cpu: Cpu, pfn: number, addr: number): number {
-  const ptep = page_check_address(cpu, pfn, addr);
+  const ptep = page_check_address(cpu, pfn, addr, 1);
   if (ptep < 0) return 0;
   const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
   let ret = 0;
@@ -139,7 +149,9 @@ export function page_add_anon_rmap(cpu: Cpu, pfn: number, index: number): void {
  * dirty bit to the page; leave the swap entry in its place. Runs under the PTL.
  */
 function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): void {
-  const ptep = page_check_address(cpu, pfn, addr);
+  // v4.9 passes PageTransCompound(page) as sync: 0 for the model's order-0 pages, so an
+  // already-clear PTE is skipped without taking the PTL.
+  const ptep = page_check_address(cpu, pfn, addr, 0);
   if (ptep < 0) return;
   const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
   // Nuke the page table entry.
@@ -156,9 +168,15 @@ function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): v
   }
   // Move the dirty bit to the physical page now the pte is gone.
   if (pte_dirty(pteval)) set_page_dirty_anon(cpu, pfn);
-  const slot = Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_PRIVATE) - 1;
-  Atomics.add(cpu.mem, cpu.L.swapMap + slot, 1); // swap_duplicate()
-  Atomics.store(cpu.mem, ptep, swp_entry_to_pte(slot)); // set_pte_at(swp_pte)
+  if ((flags & TTU_MIGRATION) !== 0) {
+    // Store the pfn of the page in a special migration pte. do_swap_page() will wait until the
+    // migration pte is removed and then restart fault handling.
+    Atomics.store(cpu.mem, ptep, make_migration_entry(pfn, pte_write(pteval))); // set_pte_at()
+  } else {
+    const slot = Atomics.load(cpu.mem, cpu.L.page(pfn) + PAGE_PRIVATE) - 1;
+    Atomics.add(cpu.mem, cpu.L.swapMap + slot, 1); // swap_duplicate()
+    Atomics.store(cpu.mem, ptep, swp_entry_to_pte(slot)); // set_pte_at(swp_pte)
+  }
   page_remove_rmap(cpu, pfn);
   spin_unlock(cpu, ptl); // pte_unmap_unlock()
   put_page(cpu, pfn); // the mapping's reference

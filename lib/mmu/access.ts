@@ -43,6 +43,9 @@ export function user_store(cpu: Cpu, addr: number, value: number): number {
       Atomics.store(mem, cpu.L.frame(e >>> PAGE_SHIFT) + word(addr), value);
       return 0;
     }
+    // #PF: the CPU drops its own entries for addr. That is why x86 makes
+    // flush_tlb_fix_spurious_fault() a no-op (lib/mm/memory.ts): a fault that finds nothing to
+    // change retries with a walk, and no other CPU is flushed.
     __flush_tlb_single(cpu, addr);
     const sig = __do_page_fault(cpu, addr, FAULT_FLAG_WRITE);
     if (sig !== 0) return sig;

@@ -22,6 +22,19 @@ export const PAGE_SHARED_WRNOTIFY = _PAGE_PRESENT | _PAGE_USER;
 /** vm_page_prot of a private writable mapping: read-only until a write fault (PAGE_COPY). */
 export const PAGE_COPY = _PAGE_PRESENT | _PAGE_USER;
 
+/**
+ * A migration entry (include/linux/swapops.h, v4.9: a swap entry of type SWP_MIGRATION_READ or
+ * SWP_MIGRATION_WRITE): present bit clear, this bit set, the page's pfn above the flags, and
+ * _PAGE_RW kept for a write migration entry. is_swap_pte() is true for it too, as in the kernel.
+ */
+export const _PAGE_MIGRATION = 0x200;
+export const make_migration_entry = (pfn: number, write: boolean): number =>
+  (pfn << PAGE_SHIFT) | _PAGE_MIGRATION | (write ? _PAGE_RW : 0);
+export const is_migration_entry = (pte: number): boolean =>
+  (pte & (_PAGE_PRESENT | _PAGE_MIGRATION)) === _PAGE_MIGRATION;
+export const is_write_migration_entry = (pte: number): boolean => (pte & _PAGE_RW) !== 0;
+export const migration_entry_to_pfn = (pte: number): number => pte >>> PAGE_SHIFT;
+
 /** A swap entry in a non-present PTE: the slot above the flags, present bit clear. */
 export const pte_is_swap = (pte: number): boolean => pte !== 0 && (pte & _PAGE_PRESENT) === 0;
 export const swp_entry_to_pte = (slot: number): number => (slot + 1) << PAGE_SHIFT;

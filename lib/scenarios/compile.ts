@@ -53,6 +53,7 @@ import {
   OP_RECLAIM,
   OP_MMAP_THP,
   OP_RECLAIM_CLUSTER,
+  OP_MIGRATE,
   OP_TOUCH,
 } from "./image.js";
 import {
@@ -198,6 +199,8 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
         return emit(OP_RECLAIM);
       case "reclaim_cluster":
         return emit(OP_RECLAIM_CLUSTER, arg(s.pages, where));
+      case "migrate":
+        return emit(OP_MIGRATE);
       case "munmap":
         return emit(OP_MUNMAP, addr(s.at, 0, where), len(s.pages, where));
       case "mremap":

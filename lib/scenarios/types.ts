@@ -18,6 +18,7 @@ export type Step =
   | { op: "madvise_free"; at: Region; pages: Arg }
   | { op: "reclaim" }
   | { op: "reclaim_cluster"; pages: Arg }
+  | { op: "migrate" }
   | { op: "munmap"; at: Region; pages: Arg }
   | { op: "mremap"; from: Region; to: Region; pages: Arg }
   | { op: "store"; at: Region; page: Arg; value: Arg; result: string }
@@ -49,6 +50,7 @@ export const OPS = [
   "madvise_free",
   "reclaim",
   "reclaim_cluster",
+  "migrate",
   "munmap",
   "mremap",
   "store",

@@ -110,6 +110,7 @@ const STEP_FIELDS: Record<(typeof OPS)[number], Record<string, FieldKind>> = {
   madvise_free: { at: "region", pages: "arg" },
   reclaim: {},
   reclaim_cluster: { pages: "arg" },
+  migrate: {},
   munmap: { at: "region", pages: "arg" },
   mremap: { from: "region", to: "region", pages: "arg" },
   store: { at: "region", page: "arg", value: "arg", result: "reg" },
@@ -148,7 +149,17 @@ export function validateScenario(input: Json): ScenarioSpec {
       "lostWrite",
       "widen",
     ],
-    ["expect", "useAfterFree", "countForbidden", "arch", "expectOn", "archNote", "window", "natural", "$comment"],
+    [
+      "expect",
+      "useAfterFree",
+      "countForbidden",
+      "arch",
+      "expectOn",
+      "archNote",
+      "window",
+      "natural",
+      "$comment",
+    ],
   );
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);

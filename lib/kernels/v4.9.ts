@@ -1,9 +1,17 @@
 /**
- * The follow-up to 5d1904204c99 ("mremap: move_ptes: check pte dirty after its removal",
- * Aaron Lu, suggested by Linus Torvalds, Nov 2016; in v4.9): test the dirty bit of the value
- * ptep_get_and_clear() returned, not of the PTE before it. A CPU with a writable, clean entry
- * can set D between a test and the clear; once the entry is cleared, nobody can. The commit
- * hash could not be confirmed from the sources at hand, hence the descriptive name.
+ * Linux 4.9: mm/mremap.c and mm/huge_memory.c with Aaron Lu's follow-up to 5d1904204c99,
+ * "[PATCH update] mremap: move_ptes: check pte dirty after its removal" (suggested by Linus
+ * Torvalds, linux-mm, 29 Nov 2016, <ccf33e20-5126-15c5-a036-918d7a94344b@intel.com>): test the
+ * dirty bit of the value ptep_get_and_clear() returned, not of the PTE before it. A CPU with a
+ * writable, clean entry can set D between a test and the clear; once the entry is cleared,
+ * nobody can. The commit hash was not found in the sources at hand; the patch is in Linux 4.9
+ * final, so the variant is named for the release.
+ *
+ * Read from mm/mremap.c and mm/huge_memory.c at v4.9 (pengdonglin137/linux-4.9, Makefile 4.9.0;
+ * its mm/huge_memory.c is blob d4a6e4001512, the patch's post-image): move_ptes() clears, then
+ * tests; the flush is still after the new PTL is dropped, under the old one; else *need_flush.
+ * move_page_tables() is 5d1904204c99's: LATENCY_LIMIT (64 pages) per move_ptes(), the final
+ * range flush only if some extent did not flush for itself.
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE, PMD_SIZE } from "../machine/layout.js";
@@ -38,9 +46,9 @@ import { move_huge_pmd_lock } from "../mm/mremap.js";
 import { pmd_lockptr } from "../mm/huge_memory.js";
 
 /** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
-function move_ptes(
+export function move_ptes(
   cpu: Cpu,
-  _vma: number,
+  vma: number,
   old_pmd: number,
   old_addr: number,
   old_end: number,
@@ -53,7 +61,7 @@ function move_ptes(
   const L = cpu.L;
   let force_flush = false;
   const len = old_end - old_addr;
-  if (need_rmap_locks) take_rmap_locks(cpu);
+  if (need_rmap_locks) take_rmap_locks(cpu, vma);
   const old_ptl = pte_lockptr(L, old_pmd);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmd);
@@ -76,12 +84,12 @@ function move_ptes(
   if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
   spin_unlock(cpu, old_ptl);
   cpu.point(P_MOVE_PTES_UNLOCKED);
-  if (need_rmap_locks) drop_rmap_locks(cpu);
+  if (need_rmap_locks) drop_rmap_locks(cpu, vma);
   return !force_flush;
 }
 
-/** move_huge_pmd() with the same follow-up: test the dirty bit of the cleared PMD. */
-function move_huge_pmd(
+/** mm/huge_memory.c: move_huge_pmd() as of v4.9, with the same follow-up: test the cleared PMD. */
+export function move_huge_pmd(
   cpu: Cpu,
   old_addr: number,
   new_addr: number,
@@ -99,10 +107,10 @@ function move_huge_pmd(
   return force_flush ? HUGE_MOVED_FLUSHED : HUGE_MOVED_NEED_FLUSH;
 }
 
-export const dirtyAfterClear: Kernel = {
-  name: "dirty-after-clear",
-  commit: "dirty-after-clear",
-  title: "mremap: move_ptes: check pte dirty after its removal",
+export const v4_9: Kernel = {
+  name: "v4.9",
+  commit: "v4.9",
+  title: 'Linux 4.9, with "mremap: move_ptes: check pte dirty after its removal" (Aaron Lu)',
   summary:
     "move_ptes() tests the dirty bit of the value ptep_get_and_clear() returned; flush still after the new PTL is dropped",
   batchedUnmapFlush: true,
