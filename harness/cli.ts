@@ -149,6 +149,8 @@ program
         description: s.description,
         cpus: s.cpus.length,
         kernels: s.kernels,
+        /** The arch the race is real on (the arch a run models by default). */
+        arch: s.arch ?? "x86",
       })),
       kernels: KERNELS.map((k) => ({
         name: k.name,
@@ -168,6 +170,7 @@ program
           `  ${s.name}`,
           s.file,
           `${s.cpus} CPUs`,
+          s.arch,
           `${s.kernels[0]} vs ${s.kernels[1]}`,
           s.description,
         ]),
