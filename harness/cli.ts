@@ -103,9 +103,10 @@ function benchCtl(json: boolean | undefined): BenchControl {
 
 /** --arch of matrix and smoke: one arch, or "all" (each scenario on both). */
 function parseArchs(a: string | undefined): Arch[] | undefined {
+  if (a === undefined) return undefined;
   if (a === "all") return [...ARCHS];
-  const one = parseArch(a);
-  return one === undefined ? undefined : [one];
+  if (a === "x86" || a === "arm64") return [a];
+  throw new UsageError(`--arch: unknown architecture "${a}" (valid: x86, arm64, all)`);
 }
 
 function parseArch(a: string | undefined): "x86" | "arm64" | undefined {

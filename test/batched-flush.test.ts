@@ -6,6 +6,10 @@
  * lose writes on arm64 and not on x86.
  */
 import test from "ava";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { widenDelays } from "../harness/matrix.js";
 import { runScenario } from "../harness/run.js";
 import { findScenario } from "../harness/scenarios.js";
@@ -189,3 +193,48 @@ test.serial(
     );
   },
 );
+
+const CLI = fileURLToPath(new URL("../harness/cli.js", import.meta.url));
+
+test.serial("matrix --arch all: one cell per arch, each against that arch's history", (t) => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      "matrix",
+      "--scenario",
+      "mremap-anon-reclaim",
+      "--kernel",
+      "v4.9-rc4",
+      "--arch",
+      "all",
+      "--trials",
+      "200",
+      "--json",
+      "--out",
+      join(tmpdir(), `tlbrace-matrix-arch-${process.pid}.json`),
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  t.is(r.status, 0, r.stderr);
+  const m = JSON.parse(r.stdout) as {
+    cells: { arch: string; expected: string; matches: boolean; lostWrites: number }[];
+  };
+  t.deepEqual(
+    m.cells.map((c) => [c.arch, c.expected]),
+    [
+      ["x86", "clean"],
+      ["arm64", "forbidden"],
+    ],
+  );
+  for (const c of m.cells) t.true(c.matches, `${c.arch}: ${c.lostWrites} lost`);
+});
+
+test("matrix and smoke refuse an unknown --arch: one line, exit 2", (t) => {
+  for (const cmd of ["matrix", "smoke"]) {
+    const r = spawnSync(process.execPath, [CLI, cmd, "--arch", "sparc"], { encoding: "utf8" });
+    t.is(r.status, 2, cmd);
+    t.regex(r.stderr, /--arch: unknown architecture "sparc"/);
+    t.is(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
