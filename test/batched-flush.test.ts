@@ -29,12 +29,37 @@ import { should_defer_flush, TTU_BATCH_FLUSH, TTU_UNMAP } from "../lib/mm/tlbbat
 import { regionsFor } from "../lib/scenarios/compile.js";
 import { IMG_FILE_PAGES, IMG_NCPUS } from "../lib/scenarios/image.js";
 import { expectedVerdict } from "../lib/scenarios/verdict.js";
+import type { ScenarioSpec } from "../lib/scenarios/types.js";
+import type { ResultFile } from "../harness/results.js";
 
 const kernel = (name: string): Kernel => {
   const k = KERNELS.find((x) => x.name === name);
   if (k === undefined) throw new Error(`no kernel ${name}`);
   return k;
 };
+
+/** The scenario with its window widened, on one kernel and arch. */
+const widened = (
+  s: ScenarioSpec,
+  kernel: string,
+  arch: "x86" | "arm64",
+  trials: number,
+  seed: number,
+): Promise<ResultFile> =>
+  runScenario({
+    scenario: s,
+    kernels: [kernel],
+    trials,
+    durationMs: 0,
+    cpus: s.cpus.length,
+    params: {},
+    delays: widenDelays(s),
+    seed,
+    watchdogMs: 10_000,
+    command: "test",
+    warmupTrials: 0,
+    arch,
+  });
 
 /** CPU 0 of a two-CPU mm (both in mm_cpumask), driven from the test's thread. */
 function twoCpuMm(arch: number, k: string): { cpu: Cpu; mem: Int32Array; L: Layout; X: number } {
@@ -119,20 +144,7 @@ for (const name of ["mremap-anon-reclaim", "mremap-dirty-window"]) {
       t.is(expectedVerdict(s, buggy, "arm64"), "forbidden");
       t.is(expectedVerdict(s, buggy, "x86"), "clean");
       const run = async (arch: "x86" | "arm64") => {
-        const r = await runScenario({
-          scenario: s,
-          kernels: [buggy],
-          trials: 400,
-          durationMs: 0,
-          cpus: s.cpus.length,
-          params: {},
-          delays: widenDelays(s),
-          seed: 11,
-          watchdogMs: 10_000,
-          command: "test",
-          warmupTrials: 0,
-          arch,
-        });
+        const r = await widened(s, buggy, arch, 400, 11);
         const k = r.runs[0];
         if (k === undefined) throw new Error("no run");
         t.is(r.arch, arch);
@@ -156,20 +168,7 @@ test.serial(
     const s = findScenario("reclaim-munmap-batched");
     t.true(s.countForbidden, "the outcome itself is the harm");
     const run = async (kernel: string, arch: "x86" | "arm64") => {
-      const r = await runScenario({
-        scenario: s,
-        kernels: [kernel],
-        trials: 300,
-        durationMs: 0,
-        cpus: s.cpus.length,
-        params: {},
-        delays: widenDelays(s),
-        seed: 5,
-        watchdogMs: 10_000,
-        command: "test",
-        warmupTrials: 0,
-        arch,
-      });
+      const r = await widened(s, kernel, arch, 300, 5);
       const k = r.runs[0];
       if (k === undefined) throw new Error("no run");
       return k;

@@ -621,7 +621,7 @@ test("list --file lists the user's scenario beside the built-in ones", async (t)
   const line = r.stdout.split("\n").find((l) => /^\s+my-race\s/.test(l));
   t.truthy(line, r.stdout);
   t.true(line?.includes(validPath));
-  t.regex(line ?? "", /2 CPUs\s+v4\.9-rc4 vs 5d1904204c99/);
+  t.regex(line ?? "", /2 CPUs\s+x86\s+v4\.9-rc4 vs 5d1904204c99/);
   t.regex(r.stdout, /^\s+mremap-mkclean\s+built-in/m);
 });
 
