@@ -7,14 +7,13 @@
  * set_tlb_ubc_flush_pending() sets mm->tlb_flush_batched, and zap_pte_range(),
  * change_pte_range(), move_ptes() and madvise_free_pte_range() call flush_tlb_batched_pending()
  * under the PTL, which flushes the whole mm if a batched flush may be pending. mremap is v4.9's
- * with that call in move_ptes() once both PTLs are held (mm/mremap.c at v4.13.9, read for
- * remove-latency-limit.ts, which has that move_ptes()); LATENCY_LIMIT still 64 pages.
+ * with that call in move_ptes() once both PTLs are held (mm/mremap.c at v4.13.9); v4.9.ts's
+ * move_ptes() has the call, gated by flushBatchedPending. LATENCY_LIMIT is still 64 pages.
  */
 import { zap_pte_range } from "../mm/memory.js";
 import { make_move_page_tables } from "./5d1904204c99.js";
 import type { Kernel } from "./kernel.js";
-import { move_ptes } from "./remove-latency-limit.js";
-import { move_huge_pmd } from "./v4.9.js";
+import { move_huge_pmd, move_ptes } from "./v4.9.js";
 
 export const k3ea277194daa: Kernel = {
   name: "3ea277194daa",

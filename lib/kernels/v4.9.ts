@@ -35,6 +35,7 @@ import { flush_tlb_range } from "../mmu/shootdown.js";
 import { zap_pte_range } from "../mm/memory.js";
 import { drop_rmap_locks, take_rmap_locks } from "../mm/rmap_locks.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
+import { flush_tlb_batched_pending } from "../mm/tlbbatch.js";
 import { make_move_page_tables } from "./5d1904204c99.js";
 import {
   HUGE_MOVED_FLUSHED,
@@ -45,7 +46,11 @@ import {
 import { move_huge_pmd_lock } from "../mm/mremap.js";
 import { pmd_lockptr } from "../mm/huge_memory.js";
 
-/** move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. */
+/**
+ * move_ptes(): caller holds mmap_sem for write. Returns the value it stores in *need_flush. The
+ * v4.13 move_ptes() of 3ea277194daa and remove-latency-limit is this one plus the
+ * flush_tlb_batched_pending() call, which the kernel flag gates.
+ */
 export function move_ptes(
   cpu: Cpu,
   vma: number,
@@ -62,15 +67,20 @@ export function move_ptes(
   let force_flush = false;
   const len = old_end - old_addr;
   if (need_rmap_locks) take_rmap_locks(cpu, vma);
+  // We don't have to worry about the ordering of src and dst pte locks because exclusive
+  // mmap_sem prevents deadlock.
   const old_ptl = pte_lockptr(L, old_pmd);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmd);
   if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
+  // From 3ea277194daa (v4.13, mm/mremap.c v4.13.9) on: reclaim may have cleared a PTE here and
+  // deferred its flush (both PTLs held). A no-op before that commit (kernel.flushBatchedPending).
+  flush_tlb_batched_pending(cpu);
   cpu.point(P_MOVE_PTES_LOCKED);
   for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
     const old_pte = pte_offset(L, old_addr);
     if (pte_none(Atomics.load(mem, old_pte))) continue;
-    cpu.point(P_MOVE_PTES_BEFORE_CLEAR); // a hardware D update here is now harmless
+    cpu.point(P_MOVE_PTES_BEFORE_CLEAR); // a hardware D update here is harmless
     let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
     // If we are remapping a dirty PTE, make sure to flush TLB before we drop the PTL for the
     // old PTE or we may race with page_mkclean(). This check has to be done after we removed
@@ -81,8 +91,9 @@ export function move_ptes(
     Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
   }
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
+  // Old PTL still held: page_mkclean() cannot look at the old address until this is done.
   if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
-  spin_unlock(cpu, old_ptl);
+  spin_unlock(cpu, old_ptl); // pte_unmap_unlock()
   cpu.point(P_MOVE_PTES_UNLOCKED);
   if (need_rmap_locks) drop_rmap_locks(cpu, vma);
   return !force_flush;
