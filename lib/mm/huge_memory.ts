@@ -18,7 +18,6 @@ import {
   PTRS_PER_PTE,
   VMA_END,
   VMA_PAGE_PROT,
-  VMA_PGOFF,
   VMA_START,
 } from "../machine/layout.js";
 import {
@@ -34,7 +33,7 @@ import {
 import { flush_tlb_range } from "../mmu/shootdown.js";
 import { down_read, up_read } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { linear_page_index, vma_field } from "./mmap.js";
+import { linear_page_index, vma_address, vma_field } from "./mmap.js";
 export { VM_HUGEPAGE } from "./mmap.js";
 import { alloc_huge_page } from "./page_alloc.js";
 import { PageDirty, PG_dirty, PG_head, PG_uptodate } from "./page_flags.js";
@@ -138,11 +137,8 @@ export function split_huge_page(cpu: Cpu, head: number): void {
   const n = Atomics.load(mem, L.anonVma);
   for (let i = 0; i < n; i++) {
     const vma = Atomics.load(mem, L.anonVma + 1 + i);
-    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
-    const start = vma_field(cpu, vma, VMA_START);
-    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
-    if (index < pgoff || index >= pgoff + pages) continue;
-    const haddr = start + ((index - pgoff) << PAGE_SHIFT);
+    const haddr = vma_address(cpu, vma, index);
+    if (haddr < 0) continue;
     const pmdp = pmd_offset(L, haddr);
     if (Atomics.load(mem, pmdp) >>> PAGE_SHIFT === head) __split_huge_pmd(cpu, vma, pmdp, haddr);
   }

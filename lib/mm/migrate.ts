@@ -14,12 +14,8 @@ import {
   FRAME_WORDS,
   PAGE_INDEX,
   PAGE_REFCOUNT,
-  PAGE_SHIFT,
-  VMA_END,
   VMA_FLAGS,
   VMA_PAGE_PROT,
-  VMA_PGOFF,
-  VMA_START,
   ZERO_PFN,
 } from "../machine/layout.js";
 import { P_MIGRATE_PAGES_START } from "../machine/points.js";
@@ -37,7 +33,7 @@ import {
 } from "../mmu/pgtable.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { WAIT_MUTEX } from "../sync/waiter.js";
-import { VM_WRITE, vma_field } from "./mmap.js";
+import { VM_WRITE, vma_address, vma_field } from "./mmap.js";
 import { get_page, get_page_unless_zero, put_page } from "./page_alloc.js";
 import {
   ClearPageFlag,
@@ -101,11 +97,8 @@ function remove_migration_ptes(cpu: Cpu, old: number, page: number): void {
   const n = Atomics.load(mem, L.anonVma);
   for (let i = 0; i < n; i++) {
     const vma = Atomics.load(mem, L.anonVma + 1 + i);
-    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
-    const start = vma_field(cpu, vma, VMA_START);
-    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
-    if (index < pgoff || index >= pgoff + pages) continue;
-    const addr = start + ((index - pgoff) << PAGE_SHIFT);
+    const addr = vma_address(cpu, vma, index);
+    if (addr < 0) continue;
     const pmdp = pmd_offset(L, addr);
     if ((Atomics.load(mem, pmdp) & _PAGE_PRESENT) === 0) continue; // mm_find_pmd()
     // Peek to check is_swap_pte() before taking ptlock? No, we can race mremap's move_ptes(),

@@ -487,6 +487,19 @@ export function sys_munmap(cpu: Cpu, addr: number, len: number): number {
   return ret;
 }
 
+/**
+ * vma_address() (mm/internal.h, v4.9 __vma_address() with its range check): the user address at
+ * which `vma` maps the page of file or anon index `index`, or -1 if the VMA does not cover it
+ * (the interval tree walks of rmap only visit VMAs that do).
+ */
+export function vma_address(cpu: Cpu, vma: number, index: number): number {
+  const pgoff = vma_field(cpu, vma, VMA_PGOFF);
+  const start = vma_field(cpu, vma, VMA_START);
+  const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
+  if (index < pgoff || index >= pgoff + pages) return -1;
+  return start + ((index - pgoff) << PAGE_SHIFT);
+}
+
 /** linear_page_index(): the file index mapped at addr in vma. */
 export function linear_page_index(cpu: Cpu, vma: number, addr: number): number {
   return ((addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT) + vma_field(cpu, vma, VMA_PGOFF);

@@ -10,11 +10,7 @@ import {
   PAGE_INDEX,
   PAGE_MAPCOUNT,
   PAGE_PRIVATE,
-  PAGE_SHIFT,
-  VMA_END,
   VMA_FLAGS,
-  VMA_PGOFF,
-  VMA_START,
 } from "../machine/layout.js";
 import { P_PAGE_MKCLEAN_DONE } from "../machine/points.js";
 import {
@@ -35,7 +31,7 @@ import {
 import { flush_tlb_page } from "../mmu/shootdown.js";
 import { down_read, up_read } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { VM_SHARED, vma_field } from "./mmap.js";
+import { VM_SHARED, vma_address, vma_field } from "./mmap.js";
 import { page_mapped, PG_dirty } from "./page_flags.js";
 import { put_page } from "./page_alloc.js";
 import { set_tlb_ubc_flush_pending, should_defer_flush, TTU_MIGRATION } from "./tlbbatch.js";
@@ -116,12 +112,10 @@ export function page_mkclean(cpu: Cpu, pfn: number): number {
   const n = Atomics.load(mem, L.iMmap);
   for (let i = 0; i < n; i++) {
     const vma = Atomics.load(mem, L.iMmap + 1 + i);
-    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
-    const start = vma_field(cpu, vma, VMA_START);
-    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
-    if (index < pgoff || index >= pgoff + pages) continue; // vma_interval_tree_foreach()
+    const addr = vma_address(cpu, vma, index);
+    if (addr < 0) continue; // vma_interval_tree_foreach()
     if ((vma_field(cpu, vma, VMA_FLAGS) & VM_SHARED) === 0) continue;
-    cleaned += page_mkclean_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT));
+    cleaned += page_mkclean_one(cpu, pfn, addr);
   }
   up_read(cpu, L.iMmapRwsem);
   cpu.point(P_PAGE_MKCLEAN_DONE);
@@ -195,11 +189,9 @@ export function try_to_unmap(cpu: Cpu, pfn: number, flags: number): boolean {
   const n = Atomics.load(mem, L.anonVma);
   for (let i = 0; i < n && page_mapped(cpu, pfn); i++) {
     const vma = Atomics.load(mem, L.anonVma + 1 + i);
-    const pgoff = vma_field(cpu, vma, VMA_PGOFF);
-    const start = vma_field(cpu, vma, VMA_START);
-    const pages = (vma_field(cpu, vma, VMA_END) - start) >>> PAGE_SHIFT;
-    if (index < pgoff || index >= pgoff + pages) continue;
-    try_to_unmap_one(cpu, pfn, start + ((index - pgoff) << PAGE_SHIFT), flags);
+    const addr = vma_address(cpu, vma, index);
+    if (addr < 0) continue;
+    try_to_unmap_one(cpu, pfn, addr, flags);
   }
   up_read(cpu, L.anonVmaRwsem);
   return page_mapped(cpu, pfn);
