@@ -7,7 +7,7 @@
 import test from "ava";
 import { PAGE_SHIFT, PAGE_SIZE } from "../lib/machine/layout.js";
 import { user_load, user_store } from "../lib/mmu/access.js";
-import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, pte_offset } from "../lib/mmu/pgtable.js";
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, pte_offset_walk } from "../lib/mmu/pgtable.js";
 import { TLB_VALID, tlb_fill, tlb_lookup, TLB_WRITE } from "../lib/mmu/tlb.js";
 import { FAULT_FLAG_WRITE, handle_mm_fault } from "../lib/mm/memory.js";
 import { find_vma, sys_mmap } from "../lib/mm/mmap.js";
@@ -33,7 +33,7 @@ test("a read fault on a present PTE does not write it (x86 leaves A to the hardw
   const m = solo(1);
   sys_mmap(m.cpu, m.X, PAGE_SIZE, 0);
   user_load(m.cpu, m.X);
-  const ptep = pte_offset(m.L, m.X);
+  const ptep = pte_offset_walk(m.mem, m.L, m.X);
   const old = m.pte(m.X) & ~_PAGE_ACCESSED;
   Atomics.store(m.mem, ptep, old);
   t.is(handle_mm_fault(m.cpu, find_vma(m.cpu, m.X), m.X, 0), 0);
@@ -45,7 +45,7 @@ test("a write fault on a writable clean PTE makes it dirty and young, with no fl
   const m = solo(1);
   sys_mmap(m.cpu, m.X, PAGE_SIZE, 0);
   user_store(m.cpu, m.X, 1);
-  const ptep = pte_offset(m.L, m.X);
+  const ptep = pte_offset_walk(m.mem, m.L, m.X);
   const clean = m.pte(m.X) & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
   Atomics.store(m.mem, ptep, clean);
   const flushes = m.cpu.flushes;

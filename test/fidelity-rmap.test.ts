@@ -6,7 +6,7 @@
 import test from "ava";
 import { PAGE_SIZE } from "../lib/machine/layout.js";
 import { user_load } from "../lib/mmu/access.js";
-import { pmd_offset, pte_lockptr, pte_offset } from "../lib/mmu/pgtable.js";
+import { pmd_offset, pte_lockptr_walk, pte_offset_walk } from "../lib/mmu/pgtable.js";
 import { __pte_alloc } from "../lib/mm/memory.js";
 import { find_vma, sys_mmap, sys_mmap_anon } from "../lib/mm/mmap.js";
 import { page_check_address } from "../lib/mm/rmap.js";
@@ -16,7 +16,7 @@ import { solo, type Solo } from "./helpers/solo.js";
 
 /** The PTL's next ticket: one more for every spin_lock(), held or not any more. */
 const tickets = (m: Solo, addr: number): number =>
-  Atomics.load(m.mem, pte_lockptr(m.L, pmd_offset(m.L, addr)));
+  Atomics.load(m.mem, pte_lockptr_walk(m.mem, m.L, addr));
 
 /* ------------------------------------------------------- 3. page_check_address(..., sync) */
 
@@ -29,7 +29,7 @@ test("page_check_address(sync = 0): an empty PTE is no match, without taking the
   t.is(tickets(m, m.X), before, "the quick unlocked check returned before spin_lock()");
   t.is(page_check_address(m.cpu, 5, m.X, 1), -1);
   t.is(tickets(m, m.X), before + 1, "sync = 1 takes the PTL even for an empty PTE");
-  t.false(spin_is_locked(m.mem, pte_lockptr(m.L, pmd_offset(m.L, m.X))), "and drops it");
+  t.false(spin_is_locked(m.mem, pte_lockptr_walk(m.mem, m.L, m.X)), "and drops it");
 });
 
 for (const sync of [0, 1]) {
@@ -38,8 +38,8 @@ for (const sync of [0, 1]) {
     sys_mmap(m.cpu, m.X, PAGE_SIZE, 0);
     user_load(m.cpu, m.X);
     const pfn = m.pte(m.X) >>> 12;
-    const ptl = pte_lockptr(m.L, pmd_offset(m.L, m.X));
-    t.is(page_check_address(m.cpu, pfn, m.X, sync), pte_offset(m.L, m.X));
+    const ptl = pte_lockptr_walk(m.mem, m.L, m.X);
+    t.is(page_check_address(m.cpu, pfn, m.X, sync), pte_offset_walk(m.mem, m.L, m.X));
     t.true(spin_is_locked(m.mem, ptl));
     spin_unlock(m.cpu, ptl);
     t.is(page_check_address(m.cpu, pfn + 1, m.X, sync), -1, "another page: no match");

@@ -9,7 +9,7 @@ import { user_load, user_store } from "../lib/mmu/access.js";
 import {
   is_migration_entry,
   make_migration_entry,
-  pte_offset,
+  pte_offset_walk,
   pte_pfn,
   pte_present,
 } from "../lib/mmu/pgtable.js";
@@ -43,7 +43,7 @@ test("migration_entry_wait() returns at once when the entry is gone or its page 
   t.is(user_store(m.cpu, m.X, 1), 0);
   const pfn = pte_pfn(m.pte(m.X));
   // A migration entry for a page that is no longer locked: nothing to wait for.
-  const ptep = pte_offset(m.L, m.X);
+  const ptep = pte_offset_walk(m.mem, m.L, m.X);
   Atomics.store(m.mem, ptep, make_migration_entry(pfn, true));
   t.true(is_migration_entry(m.pte(m.X)));
   migration_entry_wait(m.cpu, m.X);

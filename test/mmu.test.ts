@@ -1,6 +1,12 @@
 import test from "ava";
 import { user_load, user_store } from "../lib/mmu/access.js";
-import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, pte_offset, pte_pfn } from "../lib/mmu/pgtable.js";
+import {
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  pte_offset_walk,
+  pte_pfn,
+} from "../lib/mmu/pgtable.js";
 import { flush_tlb_page } from "../lib/mmu/shootdown.js";
 import { local_flush_tlb, tlb_lookup, TLB_DIRTY, TLB_WRITE } from "../lib/mmu/tlb.js";
 import { SIGSEGV } from "../lib/mm/fault.js";
@@ -27,7 +33,7 @@ test("the walker sets D on the first write through a clean entry; later writes t
   const m = solo();
   sys_mmap(m.cpu, m.X, 4 << PAGE_SHIFT, 0);
   user_store(m.cpu, m.X, 1);
-  const ptep = pte_offset(m.L, m.X);
+  const ptep = pte_offset_walk(m.mem, m.L, m.X);
   // Make the PTE writable but clean and start from an empty TLB.
   Atomics.store(m.mem, ptep, m.pte(m.X) & ~_PAGE_DIRTY);
   local_flush_tlb(m.cpu);
@@ -48,7 +54,7 @@ test("a stale TLB entry is used after its PTE is cleared, until the TLB is flush
   sys_mmap(m.cpu, m.X, 4 << PAGE_SHIFT, 0);
   user_store(m.cpu, m.X, 1);
   const pfn = pte_pfn(m.pte(m.X));
-  Atomics.store(m.mem, pte_offset(m.L, m.X), 0); // cleared without a flush
+  Atomics.store(m.mem, pte_offset_walk(m.mem, m.L, m.X), 0); // cleared without a flush
   t.is(user_store(m.cpu, m.X, 9), 0, "the store succeeds through the stale entry");
   t.is(m.frameValue(pfn), 9, "and lands in the old frame");
   t.is(m.pte(m.X), 0, "with no page table recording it");

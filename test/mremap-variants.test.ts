@@ -18,9 +18,8 @@ import {
   _PAGE_DIRTY,
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
-  pmd_offset,
-  pte_lockptr,
-  pte_offset,
+  pte_lockptr_walk,
+  pte_offset_walk,
   pte_pfn,
   pte_present,
 } from "../lib/mmu/pgtable.js";
@@ -57,8 +56,8 @@ interface Trace {
  */
 function trace(m: Solo): Trace {
   const cpu = m.cpu;
-  const oldPtl = pte_lockptr(m.L, pmd_offset(m.L, m.X));
-  const newPtl = pte_lockptr(m.L, pmd_offset(m.L, m.Y));
+  const oldPtl = pte_lockptr_walk(m.mem, m.L, m.X);
+  const newPtl = pte_lockptr_walk(m.mem, m.L, m.Y);
   const t: Trace = { flushes: [], points: [] };
   let last = -1;
   let count = cpu.flushes;
@@ -227,7 +226,7 @@ for (const [name, flushUnderPtl] of [
     m.cpu.kernel = kernel(name);
     sys_mmap(m.cpu, m.X, PAGE_SIZE, 0);
     user_store(m.cpu, m.X, 1);
-    const ptep = pte_offset(m.L, m.X);
+    const ptep = pte_offset_walk(m.mem, m.L, m.X);
     Atomics.store(m.mem, ptep, m.pte(m.X) & ~_PAGE_DIRTY); // writable, clean (e.g. after a test)
     t.truthy(m.pte(m.X) & _PAGE_RW);
     const tr = trace(m);

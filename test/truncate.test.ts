@@ -13,7 +13,7 @@ import {
 import { P_ZAP_PTE_RANGE_UNLOCKED } from "../lib/machine/points.js";
 import { user_load, user_store } from "../lib/mmu/access.js";
 import { note_frame_gen } from "../lib/mmu/frame_gen.js";
-import { _PAGE_DIRTY, pte_offset, pte_pfn } from "../lib/mmu/pgtable.js";
+import { _PAGE_DIRTY, pte_offset_walk, pte_pfn } from "../lib/mmu/pgtable.js";
 import { local_flush_tlb, tlb_fill, tlb_lookup } from "../lib/mmu/tlb.js";
 import { fadvise_dontneed } from "../lib/mm/fadvise.js";
 import { SIGBUS } from "../lib/mm/fault.js";
@@ -213,7 +213,7 @@ test("use-after-free oracle: a writable stale entry counts every store into the 
   const pfn = pte_pfn(m.pte(m.X));
   // Simulate an unflushed zap by hand: clear the PTE, drop its rmap and reference, then drop
   // the page cache's reference too, so that put_page() frees the frame. No TLB flush at all.
-  Atomics.store(m.mem, pte_offset(m.L, m.X), 0);
+  Atomics.store(m.mem, pte_offset_walk(m.mem, m.L, m.X), 0);
   Atomics.sub(m.mem, m.L.page(pfn) + PAGE_MAPCOUNT, 1);
   put_page(m.cpu, pfn);
   Atomics.store(m.mem, m.L.pageCache, 0);

@@ -14,7 +14,7 @@ import {
 } from "../lib/machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../lib/machine/points.js";
 import { user_load, user_store } from "../lib/mmu/access.js";
-import { _PAGE_DIRTY, pmd_offset, pte_lockptr, pte_pfn } from "../lib/mmu/pgtable.js";
+import { _PAGE_DIRTY, pte_lockptr_walk, pte_pfn } from "../lib/mmu/pgtable.js";
 import { tlb_lookup } from "../lib/mmu/tlb.js";
 import { fadvise_dontneed } from "../lib/mm/fadvise.js";
 import { SIGSEGV } from "../lib/mm/fault.js";
@@ -75,7 +75,7 @@ interface Seen {
 function watchZap(m: Solo, pfn: number): Seen[] {
   const seen: Seen[] = [];
   const top = freeTop(m);
-  const ptl = pte_lockptr(m.L, pmd_offset(m.L, m.X));
+  const ptl = pte_lockptr_walk(m.mem, m.L, m.X);
   m.cpu.point = (id: number): void => {
     if (id !== P_ZAP_PTE_RANGE_BEFORE_FLUSH && id !== P_ZAP_PTE_RANGE_UNLOCKED) return;
     seen.push({

@@ -24,7 +24,7 @@ import {
   pte_lockptr,
   pte_mksoft_dirty,
   pte_none,
-  pte_offset,
+  pte_offset_map,
   pte_present,
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
@@ -59,15 +59,18 @@ function move_ptes(
   let force_flush = false;
   const len = old_end - old_addr;
   if (need_rmap_locks) take_rmap_locks(cpu, vma);
-  const old_ptl = pte_lockptr(L, old_pmd);
+  // The tables the PMDs point at: neither moves while mmap_sem is held for write.
+  const old_pmdval = Atomics.load(mem, old_pmd);
+  const new_pmdval = Atomics.load(mem, new_pmd);
+  const old_ptl = pte_lockptr(L, old_pmdval);
   spin_lock(cpu, old_ptl);
-  const new_ptl = pte_lockptr(L, new_pmd);
+  const new_ptl = pte_lockptr(L, new_pmdval);
   if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
   // 3ea277194daa: reclaim may have cleared a PTE here and deferred its flush (PTLs held).
   flush_tlb_batched_pending(cpu);
   cpu.point(P_MOVE_PTES_LOCKED);
   for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
-    const old_pte = pte_offset(L, old_addr);
+    const old_pte = pte_offset_map(L, old_pmdval, old_addr);
     if (pte_none(Atomics.load(mem, old_pte))) continue;
     cpu.point(P_MOVE_PTES_BEFORE_CLEAR);
     let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
@@ -77,7 +80,7 @@ function move_ptes(
     // mapping has been flushed.
     if (pte_present(pte)) force_flush = true;
     pte = pte_mksoft_dirty(pte); // move_pte() is the identity on x86; move_soft_dirty_pte()
-    Atomics.store(mem, pte_offset(L, new_addr), pte); // set_pte_at()
+    Atomics.store(mem, pte_offset_map(L, new_pmdval, new_addr), pte); // set_pte_at()
   }
   if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);

@@ -11,7 +11,7 @@
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
-import { pte_dirty, pte_lockptr, pte_offset, pte_pfn } from "../mmu/pgtable.js";
+import { pte_dirty, pte_lockptr, pte_offset_map, pte_pfn } from "../mmu/pgtable.js";
 import { zap_pte_special } from "../mm/memory.js";
 import { PageAnon } from "../mm/page_flags.js";
 import { set_page_dirty } from "../mm/page-writeback.js";
@@ -40,13 +40,14 @@ export function zap_pte_range(
   end: number,
 ): number {
   const mem = cpu.mem;
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  const pmd = Atomics.load(cpu.mem, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmd);
   for (;;) {
     // again:
     let force_flush = false;
     spin_lock(cpu, ptl);
     for (; addr !== end; addr += PAGE_SIZE) {
-      const ptep = pte_offset(cpu.L, addr);
+      const ptep = pte_offset_map(cpu.L, pmd, addr);
       let ptent = Atomics.load(mem, ptep);
       if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);

@@ -54,6 +54,11 @@ export class Cpu extends Waiter {
   tlbUbcCpumask = 0;
   tlbUbcFlushRequired = false;
   tlbUbcWritable = false;
+  /**
+   * page_check_address()'s *ptlp: the PTL it took, of the table it found the PTE in (kernel-stack
+   * state of the rmap walk; the caller unlocks it).
+   */
+  rmapPtl = -1;
   /** The signal the last user load raised (0: none). */
   fault = 0;
   flushes = 0;

@@ -249,6 +249,8 @@ export class Layout {
   readonly freeStack: number;
   readonly frames: number;
   readonly pmd: number;
+  /** Per PMD slot, the PTE table it owns (see pmd_populate() in lib/mmu/pgtable.ts). */
+  readonly pgtableOf: number;
   readonly pte: number;
   readonly program: number;
   readonly tlb: number;
@@ -305,6 +307,7 @@ export class Layout {
     this.freeStack = alloc(s, NR_FRAMES, 16);
     this.frames = alloc(s, NR_FRAMES * FRAME_WORDS, 16);
     this.pmd = alloc(s, NR_PMDS, 16);
+    this.pgtableOf = alloc(s, NR_PMDS, 16);
     this.pte = alloc(s, NR_PMDS * PTRS_PER_PTE, 16);
     this.program = alloc(s, PROGRAM_WORDS, 16);
     this.tlb = alloc(s, nrCpus * NR_VPAGES * TLB_WORDS, 16);
@@ -320,8 +323,9 @@ export class Layout {
   cpu(id: number): number {
     return this.percpu + id * CPU_WORDS;
   }
-  ptlOf(pmdIndex: number): number {
-    return this.ptl + pmdIndex * 16;
+  /** The split PTL of PTE table `table` (ptlock_ptr() of the table page). */
+  ptlOf(table: number): number {
+    return this.ptl + table * 16;
   }
   signal(n: number): number {
     return this.signals + n * 16;

@@ -54,6 +54,7 @@ export function machine_reset(cpu: Cpu): void {
   const filePages = mem[L.cfg + CFG_FILE_PAGES] as number;
   mem[L.iSize] = filePages;
   clear(mem, L.pmd, L.pmd + NR_PMDS); // PTE tables are cleared when populated again
+  for (let p = 0; p < NR_PMDS; p++) mem[L.pgtableOf + p] = p; // each slot owns its own table
   clear(mem, L.vmas, L.vmas + MAX_VMAS * VMA_WORDS);
   mem[L.iMmap] = 0;
   mem[L.anonVma] = 0;

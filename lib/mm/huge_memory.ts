@@ -26,7 +26,7 @@ import {
   _PAGE_PRESENT,
   _PAGE_PSE,
   _PAGE_RW,
-  _PAGE_TABLE,
+  pmd_populate,
   mk_pte,
   pmd_offset,
 } from "../mmu/pgtable.js";
@@ -116,11 +116,13 @@ export function __split_huge_pmd(cpu: Cpu, vma: number, pmdp: number, haddr: num
   flush_tlb_range(cpu, haddr, haddr + HPAGE_PMD_SIZE); // flush_pmd_tlb_range()
   if ((old & _PAGE_DIRTY) !== 0) Atomics.or(mem, L.page(head) + PAGE_FLAGS, PG_dirty);
   const prot = vma_field(cpu, vma, VMA_PAGE_PROT) | (old & (_PAGE_RW | _PAGE_ACCESSED));
-  const table = L.pte + (pmdp - L.pmd) * PTRS_PER_PTE;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) mem[table + i] = mk_pte(head + i, prot);
+  // The deposited table (pgtable_trans_huge_withdraw()): the one the slot owns.
+  const table = mem[L.pgtableOf + (pmdp - L.pmd)] as number;
+  const ptes = L.pte + table * PTRS_PER_PTE;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) mem[ptes + i] = mk_pte(head + i, prot);
   // The subpages are each mapped once now; the head's compound mapcount becomes its own.
   for (let i = 1; i < HPAGE_PMD_NR; i++) Atomics.add(mem, L.page(head + i) + PAGE_MAPCOUNT, 1);
-  Atomics.store(mem, pmdp, _PAGE_TABLE); // pmd_populate()
+  Atomics.store(mem, pmdp, pmd_populate(table));
   spin_unlock(cpu, pmd_lockptr(cpu));
 }
 

@@ -12,7 +12,7 @@ import {
   pmd_none,
   pmd_offset,
   pte_lockptr,
-  pte_offset,
+  pte_offset_map,
   pte_pfn,
   pte_present,
 } from "../mmu/pgtable.js";
@@ -38,15 +38,15 @@ export function madvise_free(cpu: Cpu, start: number, len: number): number {
   tlb_gather_mmu(tlb, start, end);
   for (let addr = start; addr < end;) {
     const next = Math.min(((addr >>> 21) + 1) << 21, end);
-    const pmdp = pmd_offset(L, addr);
-    if (pmd_none(Atomics.load(mem, pmdp))) {
+    const pmd = Atomics.load(mem, pmd_offset(L, addr));
+    if (pmd_none(pmd)) {
       addr = next;
       continue;
     }
-    const ptl = pte_lockptr(L, pmdp);
+    const ptl = pte_lockptr(L, pmd);
     spin_lock(cpu, ptl); // madvise_free_pte_range()
     for (; addr < next; addr += PAGE_SIZE) {
-      const ptep = pte_offset(L, addr);
+      const ptep = pte_offset_map(L, pmd, addr);
       const ptent = Atomics.load(mem, ptep);
       if (!pte_present(ptent)) continue;
       const page = pte_pfn(ptent);

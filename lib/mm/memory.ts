@@ -18,7 +18,6 @@ import {
 } from "../machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
 import {
-  _PAGE_TABLE,
   mk_pte,
   _PAGE_PRESENT,
   _PAGE_PSE,
@@ -31,7 +30,8 @@ import {
   pte_mkwrite,
   pte_mkyoung,
   pte_none,
-  pte_offset,
+  pte_offset_map,
+  pmd_populate,
   pte_pfn,
   pte_present,
   pte_to_swp_slot,
@@ -94,8 +94,8 @@ export const VM_FAULT_LOCKED = 0x0200;
 export const VM_FAULT_ERROR = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
 
 /**
- * __pte_alloc(): populate an empty PMD with its PTE table under mm->page_table_lock. The
- * model keeps one PTE table per PMD slot; populating clears it.
+ * __pte_alloc(): populate an empty PMD with a PTE table under mm->page_table_lock. The model
+ * gives the slot the table it owns (L.pgtableOf, see pmd_populate()); populating clears it.
  */
 export function __pte_alloc(cpu: Cpu, pmdp: number): void {
   const mem = cpu.mem;
@@ -104,9 +104,10 @@ export function __pte_alloc(cpu: Cpu, pmdp: number): void {
   if (pmd_none(Atomics.load(mem, pmdp))) {
     // The table is unreachable until the PMD points at it: plain stores, then the atomic
     // store of the PMD publishes them (smp_wmb() before pmd_populate() in the kernel).
-    const table = L.pte + (pmdp - L.pmd) * PTRS_PER_PTE;
-    mem.fill(0, table, table + PTRS_PER_PTE);
-    Atomics.store(mem, pmdp, _PAGE_TABLE); // pmd_populate()
+    const table = mem[L.pgtableOf + (pmdp - L.pmd)] as number;
+    const ptes = L.pte + table * PTRS_PER_PTE;
+    mem.fill(0, ptes, ptes + PTRS_PER_PTE);
+    Atomics.store(mem, pmdp, pmd_populate(table));
   }
   spin_unlock(cpu, L.pageTableLock);
 }
@@ -157,7 +158,8 @@ export function zap_pte_range(
   end: number,
 ): number {
   const mem = cpu.mem;
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  const pmd = Atomics.load(mem, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmd);
   let force_flush = false;
   let pending_page = -1;
   for (;;) {
@@ -167,7 +169,7 @@ export function zap_pte_range(
     // no-op before that commit (cpu.kernel.flushBatchedPending) and on arm64.
     flush_tlb_batched_pending(cpu);
     for (; addr !== end; addr += PAGE_SIZE) {
-      const ptep = pte_offset(cpu.L, addr);
+      const ptep = pte_offset_map(cpu.L, pmd, addr);
       let ptent = Atomics.load(mem, ptep);
       if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);
@@ -274,8 +276,9 @@ function alloc_set_pte(cpu: Cpu, vma: number, addr: number, page: number, write:
   const mem = cpu.mem;
   const pmdp = pmd_offset(cpu.L, addr);
   if (pmd_none(Atomics.load(mem, pmdp))) __pte_alloc(cpu, pmdp);
-  const ptl = pte_lockptr(cpu.L, pmdp);
-  const ptep = pte_offset(cpu.L, addr);
+  const pmd = Atomics.load(mem, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmd);
+  const ptep = pte_offset_map(cpu.L, pmd, addr);
   spin_lock(cpu, ptl);
   if (!pte_none(Atomics.load(mem, ptep))) {
     spin_unlock(cpu, ptl);
@@ -365,8 +368,9 @@ function do_anonymous_page(cpu: Cpu, vma: number, addr: number, write: boolean):
   const mem = cpu.mem;
   const pmdp = pmd_offset(cpu.L, addr);
   if (pmd_none(Atomics.load(mem, pmdp))) __pte_alloc(cpu, pmdp);
-  const ptl = pte_lockptr(cpu.L, pmdp);
-  const ptep = pte_offset(cpu.L, addr);
+  const pmd = Atomics.load(mem, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmd);
+  const ptep = pte_offset_map(cpu.L, pmd, addr);
   const prot = vma_field(cpu, vma, VMA_PAGE_PROT);
   const page = write ? alloc_anon_page(cpu) : ZERO_PFN;
   spin_lock(cpu, ptl);
@@ -395,6 +399,7 @@ function do_swap_page(
   vma: number,
   addr: number,
   ptep: number,
+  ptl: number,
   orig_pte: number,
   write: boolean,
 ): number {
@@ -409,7 +414,6 @@ function do_swap_page(
   if (page === 0) page = swapin_readahead(cpu, slot);
   if (page === 0) return 0; // raced with another swap-in: retry
   lock_page(cpu, page);
-  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr));
   spin_lock(cpu, ptl);
   if (Atomics.load(mem, ptep) !== orig_pte) {
     spin_unlock(cpu, ptl);
@@ -510,7 +514,6 @@ export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: numb
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   const anon = vma_is_anonymous(cpu, vma);
   const pmdp = pmd_offset(cpu.L, addr);
-  const ptep = pte_offset(cpu.L, addr);
   const pmd = Atomics.load(mem, pmdp);
   if ((pmd & _PAGE_PSE) !== 0) {
     // A huge PMD: being split (not present) or write-protected. Wait for the PMD lock and
@@ -530,14 +533,16 @@ export function handle_mm_fault(cpu: Cpu, vma: number, addr: number, flags: numb
   ) {
     return do_huge_pmd_anonymous_page(cpu, vma, addr);
   }
+  // pte_offset_map() and pte_lockptr() of the table the PMD pointed at when read.
+  const ptep = pmd_none(pmd) ? -1 : pte_offset_map(cpu.L, pmd, addr);
+  const ptl = pmd_none(pmd) ? -1 : pte_lockptr(cpu.L, pmd);
   const orig_pte = pmd_none(pmd) ? 0 : Atomics.load(mem, ptep);
   if (pte_none(orig_pte)) {
     if (anon) return do_anonymous_page(cpu, vma, addr, write);
     // do_fault(): the mapping is shared, so writes go to do_shared_fault()
     return write ? do_shared_fault(cpu, vma, addr) : do_read_fault(cpu, vma, addr);
   }
-  if (!pte_present(orig_pte)) return do_swap_page(cpu, vma, addr, ptep, orig_pte, write);
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  if (!pte_present(orig_pte)) return do_swap_page(cpu, vma, addr, ptep, ptl, orig_pte, write);
   spin_lock(cpu, ptl);
   if (Atomics.load(mem, ptep) !== orig_pte) {
     spin_unlock(cpu, ptl);

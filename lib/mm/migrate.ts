@@ -27,7 +27,8 @@ import {
   pmd_offset,
   pte_lockptr,
   pte_mkwrite,
-  pte_offset,
+  pte_offset_map,
+  pmd_trans_huge,
   _PAGE_ACCESSED,
   _PAGE_PRESENT,
 } from "../mmu/pgtable.js";
@@ -59,10 +60,10 @@ import { down_read, up_read } from "../sync/rwsem.js";
  */
 export function migration_entry_wait(cpu: Cpu, addr: number): void {
   const mem = cpu.mem;
-  const pmdp = pmd_offset(cpu.L, addr);
-  if ((Atomics.load(mem, pmdp) & _PAGE_PRESENT) === 0) return;
-  const ptep = pte_offset(cpu.L, addr);
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  const pmd = Atomics.load(mem, pmd_offset(cpu.L, addr));
+  if ((pmd & _PAGE_PRESENT) === 0 || pmd_trans_huge(pmd)) return;
+  const ptep = pte_offset_map(cpu.L, pmd, addr);
+  const ptl = pte_lockptr(cpu.L, pmd);
   spin_lock(cpu, ptl);
   const pte = Atomics.load(mem, ptep);
   if (!is_migration_entry(pte)) {
@@ -99,13 +100,13 @@ function remove_migration_ptes(cpu: Cpu, old: number, page: number): void {
     const vma = Atomics.load(mem, L.anonVma + 1 + i);
     const addr = vma_address(cpu, vma, index);
     if (addr < 0) continue;
-    const pmdp = pmd_offset(L, addr);
-    if ((Atomics.load(mem, pmdp) & _PAGE_PRESENT) === 0) continue; // mm_find_pmd()
+    const pmd = Atomics.load(mem, pmd_offset(L, addr));
+    if ((pmd & _PAGE_PRESENT) === 0 || pmd_trans_huge(pmd)) continue; // mm_find_pmd()
     // Peek to check is_swap_pte() before taking ptlock? No, we can race mremap's move_ptes(),
     // which skips anon_vma lock.
-    const ptl = pte_lockptr(L, pmdp);
+    const ptl = pte_lockptr(L, pmd);
     spin_lock(cpu, ptl);
-    const ptep = pte_offset(L, addr);
+    const ptep = pte_offset_map(L, pmd, addr);
     const entry = Atomics.load(mem, ptep);
     if (is_migration_entry(entry) && migration_entry_to_pfn(entry) === old) {
       get_page(cpu, page);

@@ -33,7 +33,7 @@ import {
   pmd_present,
   pte_dirty,
   pte_lockptr,
-  pte_offset,
+  pte_offset_map,
   pte_pfn,
   pte_present,
   pte_write,
@@ -261,9 +261,9 @@ function follow_page(cpu: Cpu, addr: number, write: boolean): boolean {
   const pmd = Atomics.load(mem, pmdp);
   if (pmd_none(pmd)) return false; // no_page_table()
   if ((pmd & _PAGE_PSE) !== 0) return pmd_present(pmd) && (!write || (pmd & _PAGE_RW) !== 0);
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmd);
   spin_lock(cpu, ptl);
-  const pte = Atomics.load(mem, pte_offset(cpu.L, addr));
+  const pte = Atomics.load(mem, pte_offset_map(cpu.L, pmd, addr));
   const found = pte_present(pte) && (!write || pte_write(pte)); // can_follow_write_pte()
   if (found && write && !pte_dirty(pte) && !PageDirty(cpu, pte_pfn(pte)))
     set_page_dirty(cpu, pte_pfn(pte));

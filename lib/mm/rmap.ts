@@ -20,7 +20,7 @@ import {
   pte_dirty,
   pte_lockptr,
   pte_mkclean,
-  pte_offset,
+  pte_offset_map,
   pte_pfn,
   pte_present,
   pte_wrprotect,
@@ -68,13 +68,18 @@ export function page_check_address(cpu: Cpu, pfn: number, addr: number, sync: nu
   const pmdp = pmd_offset(cpu.L, addr);
   const pmde = Atomics.load(mem, pmdp);
   if ((pmde & _PAGE_PRESENT) === 0 || pmd_trans_huge(pmde)) return -1; // mm_find_pmd()
-  const ptep = pte_offset(cpu.L, addr);
+  const ptep = pte_offset_map(cpu.L, pmde, addr);
   // Make a quick check before getting the lock
   if (sync === 0 && !pte_present(Atomics.load(mem, ptep))) return -1;
-  const ptl = pte_lockptr(cpu.L, pmdp);
+  const ptl = pte_lockptr(cpu.L, pmde);
   spin_lock(cpu, ptl);
   const pte = Atomics.load(mem, ptep);
-  if (pte_present(pte) && pte_pfn(pte) === pfn) return ptep;
+  if (pte_present(pte) && pte_pfn(pte) === pfn) {
+    // *ptlp = ptl: the lock of the table found, which stays the one held even if the table
+    // moves to another PMD meanwhile (move_normal_pmd()).
+    cpu.rmapPtl = ptl;
+    return ptep;
+  }
   spin_unlock(cpu, ptl);
   return -1;
 }
@@ -83,7 +88,7 @@ export function page_check_address(cpu: Cpu, pfn: number, addr: number, sync: nu
 function page_mkclean_one(cpu: Cpu, pfn: number, addr: number): number {
   const ptep = page_check_address(cpu, pfn, addr, 1);
   if (ptep < 0) return 0;
-  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
+  const ptl = cpu.rmapPtl; // held
   let ret = 0;
   const pte = Atomics.load(cpu.mem, ptep);
   if (pte_dirty(pte) || pte_write(pte)) {
@@ -147,7 +152,7 @@ function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): v
   // already-clear PTE is skipped without taking the PTL.
   const ptep = page_check_address(cpu, pfn, addr, 0);
   if (ptep < 0) return;
-  const ptl = pte_lockptr(cpu.L, pmd_offset(cpu.L, addr)); // held
+  const ptl = cpu.rmapPtl; // held
   // Nuke the page table entry.
   let pteval: number;
   if (should_defer_flush(cpu, flags)) {

@@ -14,7 +14,7 @@ import { check_frame_gen } from "./frame_gen.js";
 import { walk } from "./walker.js";
 import {
   pmd_offset,
-  pte_offset,
+  pte_offset_map,
   _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_PSE,
@@ -60,7 +60,7 @@ function pte_backs(cpu: Cpu, addr: number, e: number): boolean {
   const pmd = Atomics.load(cpu.mem, pmd_offset(cpu.L, addr));
   if ((pmd & _PAGE_PRESENT) === 0) return false;
   if ((pmd & _PAGE_PSE) !== 0) return true;
-  const pte = Atomics.load(cpu.mem, pte_offset(cpu.L, addr));
+  const pte = Atomics.load(cpu.mem, pte_offset_map(cpu.L, pmd, addr));
   const want = _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY;
   return (pte & want) === want && pte >>> PAGE_SHIFT === e >>> PAGE_SHIFT;
 }

@@ -14,7 +14,7 @@ export const _PAGE_SOFT_DIRTY = 0x800;
 export const PTE_FLAGS_MASK = 0xfff;
 export const PTE_PFN_MASK = ~PTE_FLAGS_MASK;
 
-/** A PMD entry that points at its PTE table (tables are statically one per PMD slot). */
+/** The flags of a PMD entry that points at a PTE table (pmd_populate(): _KERNPG_TABLE | _PAGE_USER). */
 export const _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
 
 /** vm_page_prot of a shared file mapping whose fs has ->page_mkwrite: write-notify, so RO. */
@@ -67,9 +67,44 @@ export const pte_index = (addr: number): number => (addr >>> PAGE_SHIFT) & (PTRS
 /** Word offset of the PMD entry covering addr (pmd_offset). */
 export const pmd_offset = (L: Layout, addr: number): number => L.pmd + pmd_index(addr);
 
-/** Word offset of the PTE for addr (pte_offset_map). Only meaningful if the PMD is a table. */
-export const pte_offset = (L: Layout, addr: number): number =>
-  L.pte + pmd_index(addr) * PTRS_PER_PTE + pte_index(addr);
+/**
+ * PTE tables. A PMD entry that is a table holds the table's number where a real one holds the
+ * table page's pfn (pmd_populate() -> set_pmd(pmd, __pmd(PFN_PHYS(page_to_pfn(pte)) |
+ * _PAGE_TABLE)), arch/x86/include/asm/pgalloc.h, v5.10). The split PTL lives with the table, as
+ * ptlock_ptr(pmd_page(*pmd)) lives in the table page's struct page: since move_normal_pmd()
+ * (2c91bd4a4e2e, v5.0) a table, and its lock, can move to another PMD. The model has NR_PMDS
+ * tables, one owned by each PMD slot (L.pgtableOf); moving a table into an empty slot swaps the
+ * two slots' tables, so each slot still owns exactly one.
+ */
+export const pmd_populate = (table: number): number => (table << PAGE_SHIFT) | _PAGE_TABLE;
+/** The PTE table a present, non-huge PMD entry points at (pmd_pgtable() / pmd_page()). */
+export const pmd_pgtable = (pmd: number): number => pmd >>> PAGE_SHIFT;
 
-/** The split page-table lock of the PTE table under the PMD entry at `pmdp` (pte_lockptr). */
-export const pte_lockptr = (L: Layout, pmdp: number): number => L.ptlOf(pmdp - L.pmd);
+/**
+ * Word offset of the PTE for addr in the table `pmd` points at (pte_offset_map(pmd, addr)).
+ * `pmd` is the entry's value, read once by the caller: only meaningful for a table PMD.
+ */
+export const pte_offset_map = (L: Layout, pmd: number, addr: number): number =>
+  L.pte + pmd_pgtable(pmd) * PTRS_PER_PTE + pte_index(addr);
+
+/** The split page-table lock of the PTE table `pmd` points at (pte_lockptr(mm, pmd)). */
+export const pte_lockptr = (L: Layout, pmd: number): number => L.ptlOf(pmd_pgtable(pmd));
+
+/**
+ * A software walk to the PTE table for addr, for inspection (tests, traces): the table the PMD
+ * points at now, or, for an empty or huge PMD, the table its slot owns.
+ */
+function pgtable_walk(mem: Int32Array, L: Layout, addr: number): number {
+  const pmd = Atomics.load(mem, pmd_offset(L, addr));
+  return (pmd & (_PAGE_PRESENT | _PAGE_PSE)) === _PAGE_PRESENT
+    ? pmd_pgtable(pmd)
+    : (mem[L.pgtableOf + pmd_index(addr)] as number);
+}
+
+/** The PTE word for addr through pgtable_walk() (inspection only). */
+export const pte_offset_walk = (mem: Int32Array, L: Layout, addr: number): number =>
+  L.pte + pgtable_walk(mem, L, addr) * PTRS_PER_PTE + pte_index(addr);
+
+/** The PTL of the table for addr through pgtable_walk() (inspection only). */
+export const pte_lockptr_walk = (mem: Int32Array, L: Layout, addr: number): number =>
+  L.ptlOf(pgtable_walk(mem, L, addr));

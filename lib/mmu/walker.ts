@@ -15,7 +15,7 @@ import {
   _PAGE_RW,
   PTE_PFN_MASK,
   pmd_offset,
-  pte_offset,
+  pte_offset_map,
 } from "./pgtable.js";
 import { note_frame_gen, note_frame_gen_slot } from "./frame_gen.js";
 import { TLB_VALID, tlb_fill, tlb_fill_huge } from "./tlb.js";
@@ -28,7 +28,7 @@ export function walk(cpu: Cpu, addr: number, write: boolean): number {
   const pmd = Atomics.load(mem, pmdp);
   if ((pmd & _PAGE_PRESENT) === 0) return 0;
   if ((pmd & _PAGE_PSE) !== 0) return walk_huge(cpu, pmdp, addr, write);
-  const ptep = pte_offset(L, addr);
+  const ptep = pte_offset_map(L, pmd, addr);
   for (;;) {
     const pte = Atomics.load(mem, ptep);
     if ((pte & _PAGE_PRESENT) === 0) return 0;

@@ -6,7 +6,7 @@
 import { Cpu } from "../../lib/machine/cpu.js";
 import { FRAME_WORDS, Layout } from "../../lib/machine/layout.js";
 import { machine_reset_full } from "../../lib/machine/reset.js";
-import { pte_offset } from "../../lib/mmu/pgtable.js";
+import { pte_offset_walk } from "../../lib/mmu/pgtable.js";
 import { regionsFor } from "../../lib/scenarios/compile.js";
 import { IMG_FILE_PAGES, IMG_NCPUS } from "../../lib/scenarios/image.js";
 
@@ -36,7 +36,7 @@ export function solo(pages = 4): Solo {
     L,
     X,
     Y,
-    pte: (addr) => Atomics.load(mem, pte_offset(L, addr)),
+    pte: (addr) => Atomics.load(mem, pte_offset_walk(mem, L, addr)),
     frameValue: (pfn) => Atomics.load(mem, L.frame(pfn)),
     backing: (index) => Atomics.load(mem, L.backing + index * FRAME_WORDS),
     cached: (index) => Atomics.load(mem, L.pageCache + index),
