@@ -44,6 +44,7 @@ const fixedOf: Record<string, string> = {
   "zap-mkclean": "5df397dec7c4",
   "zap-mkclean-rmap": "5df397dec7c4",
   "reclaim-munmap-batched": "3ea277194daa",
+  "mremap-pmd-migrate-uaf": "97113eb39fa7",
 };
 
 test("the catalog holds the seed's scenarios, each with a widening delay and a fix", (t) => {

@@ -114,6 +114,15 @@ const expectations: Record<string, { dirty: Expect; clean: Expect }> = {
     dirty: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
     clean: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
   },
+  // One page is less than a PMD: move_ptes() as in eb66ae030829, no PMD move.
+  "9f132f7e1455": {
+    dirty: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
+    clean: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
+  },
+  "97113eb39fa7": {
+    dirty: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
+    clean: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
+  },
   "5df397dec7c4": {
     dirty: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
     clean: { beforeUnlock: 1, where: "under both PTLs", atEnd: 0 },
@@ -264,6 +273,12 @@ const extents: [string, number, { moves: number; inMovePtes: number; atEnd: numb
   ["v4.9", 1024, { moves: 16, inMovePtes: 16, atEnd: 0 }],
   ["remove-latency-limit", 1024, { moves: 2, inMovePtes: 2, atEnd: 0 }],
   ["eb66ae030829", 1024, { moves: 2, inMovePtes: 2, atEnd: 0 }],
+  // From 9f132f7e1455 a PMD-aligned PMD-sized extent moves by its PMD entry (move_normal_pmd()):
+  // no move_ptes() at all, one flush per PMD.
+  ["9f132f7e1455", 1024, { moves: 0, inMovePtes: 2, atEnd: 0 }],
+  ["97113eb39fa7", 1024, { moves: 0, inMovePtes: 2, atEnd: 0 }],
+  ["5df397dec7c4", 1024, { moves: 0, inMovePtes: 2, atEnd: 0 }],
+  ["9f132f7e1455", 128, { moves: 1, inMovePtes: 1, atEnd: 0 }],
 ];
 for (const [name, pages, e] of extents) {
   test(`${name}: a dirty ${pages}-page mremap is ${e.moves} move_ptes() calls, flushing ${e.inMovePtes} times in them and ${e.atEnd} at the end`, (t) => {

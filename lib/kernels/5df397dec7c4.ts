@@ -4,14 +4,14 @@
  * flush is done. Before it, page_remove_rmap() ran before the forced flush, and page_mkclean()
  * returns at once for an unmapped page without taking the PTL, so writeback could clean the
  * page while another CPU still wrote through a stale, dirty TLB entry: the narrow window that
- * 1cf35d47712d left open. mremap is as in eb66ae030829.
+ * 1cf35d47712d left open. mremap is as in 97113eb39fa7.
  *
  * Read from mm/memory.c and mm/mremap.c at v6.2.1 (daniellucs2002/linux-6.2.1-customized,
  * Makefile 6.2.1; 5df397dec7c4 is in v6.2): zap_pte_range() has delay_rmap and
  * tlb_flush_rmaps(); move_ptes() is eb66ae030829's (flush_tlb_batched_pending() under both PTLs,
- * flush before either PTL is dropped), with no LATENCY_LIMIT. Not modelled: x86 selects
- * HAVE_MOVE_PMD there, so move_page_tables() moves a whole PMD-aligned, PMD-sized extent by
- * moving the PMD entry (move_normal_pmd(), one flush per PMD as well) when the new PMD is empty.
+ * flush before either PTL is dropped), with no LATENCY_LIMIT; move_page_tables() moves a
+ * PMD-aligned, PMD-sized extent with move_pgt_entry(NORMAL_PMD, ..., true): move_normal_pmd()
+ * under the rmap locks, as 97113eb39fa7 left it (lib/kernels/97113eb39fa7.ts).
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
@@ -30,7 +30,7 @@ import {
   tlb_remove_tlb_entry,
 } from "../mm/tlb_gather.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
-import { move_page_tables } from "./eb66ae030829.js";
+import { move_page_tables } from "./97113eb39fa7.js";
 import type { Kernel } from "./kernel.js";
 import { flush_tlb_batched_pending } from "../mm/tlbbatch.js";
 
@@ -91,7 +91,7 @@ export const k5df397dec7c4: Kernel = {
   commit: "5df397dec7c4c08c23bd14f162f1228836faa4ce",
   title: "mm: delay page_remove_rmap() until after the TLB has been flushed",
   summary:
-    "zap_pte_range() removes a dirty file page's rmap only after the TLB flush; mremap as eb66ae030829",
+    "zap_pte_range() removes a dirty file page's rmap only after the TLB flush; mremap as 97113eb39fa7",
   batchedUnmapFlush: true,
   flushBatchedPending: true,
   move_page_tables,

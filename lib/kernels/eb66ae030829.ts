@@ -43,7 +43,7 @@ import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import type { Kernel } from "./kernel.js";
 
 /** move_ptes(): caller holds mmap_sem for write. */
-function move_ptes(
+export function move_ptes(
   cpu: Cpu,
   vma: number,
   old_pmd: number,
@@ -90,7 +90,7 @@ function move_ptes(
 }
 
 /** mm/huge_memory.c: move_huge_pmd() as of eb66ae030829: flush a present PMD before unlocking. */
-function move_huge_pmd(
+export function move_huge_pmd(
   cpu: Cpu,
   old_addr: number,
   new_addr: number,

@@ -3,6 +3,8 @@ import { k1cf35d47712d } from "./1cf35d47712d.js";
 import { k3ea277194daa } from "./3ea277194daa.js";
 import { k5d1904204c99 } from "./5d1904204c99.js";
 import { k5df397dec7c4 } from "./5df397dec7c4.js";
+import { k9f132f7e1455 } from "./9f132f7e1455.js";
+import { k97113eb39fa7 } from "./97113eb39fa7.js";
 import { eb66ae030829 } from "./eb66ae030829.js";
 import type { Kernel } from "./kernel.js";
 import { removeLatencyLimit } from "./remove-latency-limit.js";
@@ -21,6 +23,8 @@ export const KERNELS: readonly Kernel[] = [
   k3ea277194daa,
   removeLatencyLimit,
   eb66ae030829,
+  k9f132f7e1455,
+  k97113eb39fa7,
   k5df397dec7c4,
 ];
 

@@ -21,6 +21,9 @@ export const POINTS = [
   "do_munmap:start", // munmap() holds mmap_sem for write, nothing unmapped yet
   "try_to_unmap_flush:done", // reclaim's deferred (batched) flush has reached every CPU of the mm
   "migrate_pages:start", // page migration is about to scan the anonymous pages
+  "try_to_unmap_one:locked", // the rmap walk found the page's PTE and holds its PTL, nothing cleared
+  "try_to_unmap_one:unlocked", // the PTE is cleared (flushed or the flush deferred) and its PTL dropped
+  "move_vma:copied", // copy_vma() linked the new VMA into the rmap; no page table moved yet
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -42,6 +45,9 @@ export const P_TLB_FINISH_MMU_FLUSHED = 13;
 export const P_DO_MUNMAP_START = 14;
 export const P_TRY_TO_UNMAP_FLUSH_DONE = 15;
 export const P_MIGRATE_PAGES_START = 16;
+export const P_TRY_TO_UNMAP_ONE_LOCKED = 17;
+export const P_TRY_TO_UNMAP_ONE_UNLOCKED = 18;
+export const P_MOVE_VMA_COPIED = 19;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -12,8 +12,9 @@ import {
   VMA_PGOFF,
   VMA_START,
 } from "../machine/layout.js";
-import { P_MOVE_VMA_MOVED } from "../machine/points.js";
+import { P_MOVE_VMA_COPIED, P_MOVE_VMA_MOVED } from "../machine/points.js";
 import { pmd_none, pmd_offset, pmd_trans_huge } from "../mmu/pgtable.js";
+import { flush_tlb_range } from "../mmu/shootdown.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
 import { __split_huge_pmd, pmd_lockptr } from "./huge_memory.js";
 import { down_write, up_write } from "../sync/rwsem.js";
@@ -42,6 +43,45 @@ export function alloc_new_pmd(cpu: Cpu, addr: number): number {
 /** pte_alloc(): a PTE table under the PMD entry, unless it has one. */
 export function pte_alloc(cpu: Cpu, pmdp: number): void {
   if (pmd_none(Atomics.load(cpu.mem, pmdp))) __pte_alloc(cpu, pmdp);
+}
+
+/**
+ * move_normal_pmd() (mm/mremap.c, v5.10.13; added by 2c91bd4a4e2e "mm: speed up mremap by 20x
+ * on large regions", v5.0, used on x86 from 9f132f7e1455): move a whole PTE table by moving the
+ * PMD entry that points at it. Only the PMD lock is taken, not the table's PTL: an rmap walker
+ * that found a PTE through the old PMD and holds that PTL keeps working on the same table, now
+ * mapped at the new address, and its flush names the old one (CVE-2022-41222). The destination
+ * must be empty (free_pgtables() should have released it); else the caller falls back to
+ * move_ptes().
+ */
+export function move_normal_pmd(
+  cpu: Cpu,
+  old_addr: number,
+  old_pmd: number,
+  new_pmd: number,
+): boolean {
+  const mem = cpu.mem;
+  const L = cpu.L;
+  if (!pmd_none(Atomics.load(mem, new_pmd))) return false; // WARN_ON_ONCE()
+  // We don't have to worry about the ordering of src and dst ptlocks because exclusive
+  // mmap_sem prevents deadlock. old_ptl = pmd_lock(); new_ptl = pmd_lockptr() is the same lock:
+  // the model's one PMD table.
+  spin_lock(cpu, pmd_lockptr(cpu));
+  // Clear the pmd
+  const pmd = Atomics.load(mem, old_pmd);
+  Atomics.store(mem, old_pmd, 0); // pmd_clear()
+  // The table goes with the entry; the new slot's unused table becomes the old slot's (the
+  // model's bookkeeping of which slot owns which table, under the PMD lock like __pte_alloc()).
+  const oldSlot = old_pmd - L.pmd;
+  const newSlot = new_pmd - L.pmd;
+  const spare = mem[L.pgtableOf + newSlot] as number;
+  mem[L.pgtableOf + newSlot] = mem[L.pgtableOf + oldSlot] as number;
+  mem[L.pgtableOf + oldSlot] = spare;
+  // Set the new pmd
+  Atomics.store(mem, new_pmd, pmd); // set_pmd_at()
+  flush_tlb_range(cpu, old_addr, old_addr + PMD_SIZE);
+  spin_unlock(cpu, pmd_lockptr(cpu));
+  return true;
 }
 
 /** split_huge_pmd(vma, pmd, address). */
@@ -84,6 +124,7 @@ function move_vma(
     vma_field(cpu, vma, VMA_PGOFF) + ((old_addr - vma_field(cpu, vma, VMA_START)) >>> PAGE_SHIFT);
   const new_vma = copy_vma(cpu, vma, new_addr, old_len, new_pgoff);
   const need_rmap_locks = false; // copy_vma() made a new VMA, not a merge
+  cpu.point(P_MOVE_VMA_COPIED);
   const moved_len = cpu.kernel.move_page_tables(
     cpu,
     vma,

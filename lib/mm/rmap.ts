@@ -12,7 +12,11 @@ import {
   PAGE_PRIVATE,
   VMA_FLAGS,
 } from "../machine/layout.js";
-import { P_PAGE_MKCLEAN_DONE } from "../machine/points.js";
+import {
+  P_PAGE_MKCLEAN_DONE,
+  P_TRY_TO_UNMAP_ONE_LOCKED,
+  P_TRY_TO_UNMAP_ONE_UNLOCKED,
+} from "../machine/points.js";
 import {
   _PAGE_PRESENT,
   pmd_offset,
@@ -153,6 +157,7 @@ function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): v
   const ptep = page_check_address(cpu, pfn, addr, 0);
   if (ptep < 0) return;
   const ptl = cpu.rmapPtl; // held
+  cpu.point(P_TRY_TO_UNMAP_ONE_LOCKED);
   // Nuke the page table entry.
   let pteval: number;
   if (should_defer_flush(cpu, flags)) {
@@ -178,6 +183,7 @@ function try_to_unmap_one(cpu: Cpu, pfn: number, addr: number, flags: number): v
   }
   page_remove_rmap(cpu, pfn);
   spin_unlock(cpu, ptl); // pte_unmap_unlock()
+  cpu.point(P_TRY_TO_UNMAP_ONE_UNLOCKED);
   put_page(cpu, pfn); // the mapping's reference
 }
 
