@@ -67,7 +67,7 @@ function twoCpuMm(arch: number, k: string): { cpu: Cpu; mem: Int32Array; L: Layo
   const mem = new Int32Array(new SharedArrayBuffer(L.bytes));
   mem[L.program + IMG_FILE_PAGES] = 4;
   mem[L.program + IMG_NCPUS] = 2;
-  const cpu = new Cpu(mem, L, 0);
+  const cpu = new Cpu(mem, L, 0, KERNELS);
   machine_reset_full(cpu);
   cpu.arch = arch;
   cpu.kernel = kernel(k);

@@ -26,6 +26,7 @@ import { pointId } from "../lib/machine/points.js";
 import { local_flush_tlb } from "../lib/mmu/tlb.js";
 import { compile } from "../lib/scenarios/compile.js";
 import { IMG_CPU_TABLE } from "../lib/scenarios/image.js";
+import { KERNELS } from "../lib/kernels/index.js";
 
 const sample = (openNs: number, closeNs: number, raceNs: number) => ({ openNs, closeNs, raceNs });
 
@@ -156,7 +157,7 @@ function seedInit(pages: number): { cpu: Cpu; mem: Int32Array; L: Layout; init: 
   const L = new Layout(2);
   const mem = new Int32Array(new SharedArrayBuffer(L.bytes));
   mem.set(compile(findScenario("mremap-mkclean"), { pages }).image, L.program);
-  const cpu = new Cpu(mem, L, 0);
+  const cpu = new Cpu(mem, L, 0, KERNELS);
   const from = mem[L.program + IMG_CPU_TABLE] as number;
   const to = mem[L.program + IMG_CPU_TABLE + 1] as number;
   const init = (): void => {

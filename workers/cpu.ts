@@ -21,6 +21,7 @@ import {
   trackedMemory,
   trackedWords,
 } from "../lib/sched/footprint.js";
+import { KERNELS } from "../lib/kernels/index.js";
 
 export interface CpuWorkerData {
   sab: SharedArrayBuffer;
@@ -53,7 +54,7 @@ if (footprints === true) {
     configurable: true,
   });
 }
-const cpu = new Cpu(mem, L, id);
+const cpu = new Cpu(mem, L, id, KERNELS);
 cpu.footprint = recorder;
 
 /** How many turns of the start-offset loop fit in a nanosecond on this core. */

@@ -25,6 +25,7 @@ import {
   type Percentiles,
 } from "../../lib/stats/percentiles.js";
 import { decideNextCell, nextCellRuns, type BenchMessage, type BenchWords } from "./control.js";
+import { KERNELS } from "../../lib/kernels/index.js";
 
 export type { Percentiles };
 
@@ -55,7 +56,7 @@ export type FlushFloor = Percentiles & { bins: [number, number][] };
 const job = workerData as FlushBenchJob;
 const mem = new Int32Array(job.sab);
 const L = new Layout(job.nrCpus);
-const cpu = new Cpu(mem, L, job.id);
+const cpu = new Cpu(mem, L, job.id, KERNELS);
 const B = L.trialBarrier;
 // Scratch words in the program region (this bench runs no user program).
 const DONE = L.program;

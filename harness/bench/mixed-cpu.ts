@@ -12,6 +12,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { Cpu } from "../../lib/machine/cpu.js";
+import { KERNELS } from "../../lib/kernels/index.js";
 import { CPU_UAF, Layout, PAGE_SHIFT, PMD_SIZE } from "../../lib/machine/layout.js";
 import { machine_reset_full } from "../../lib/machine/reset.js";
 import { local_flush_tlb } from "../../lib/mmu/tlb.js";
@@ -37,7 +38,7 @@ import {
 const job = workerData as MixedBenchJob;
 const mem = new Int32Array(job.sab);
 const L = new Layout(job.nrCpus);
-const cpu = new Cpu(mem, L, job.id);
+const cpu = new Cpu(mem, L, job.id, KERNELS);
 const B = L.trialBarrier;
 // Scratch words past the image header (this bench runs no user program).
 const END = L.program + 200;

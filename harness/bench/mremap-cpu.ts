@@ -4,7 +4,7 @@
  * shootdown IPIs. Counts what each mremap costs: time, TLB flushes, IPIs.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { Kernel } from "../../lib/kernels/index.js";
+import { KERNELS, type Kernel } from "../../lib/kernels/index.js";
 import { BENCH_KERNELS } from "./kernels.js";
 import { Cpu } from "../../lib/machine/cpu.js";
 import { CPU_IPI_PENDING, Layout, PAGE_SHIFT } from "../../lib/machine/layout.js";
@@ -49,7 +49,7 @@ export interface MremapBenchJob {
 const job = workerData as MremapBenchJob;
 const mem = new Int32Array(job.sab);
 const L = new Layout(2);
-const cpu = new Cpu(mem, L, job.id);
+const cpu = new Cpu(mem, L, job.id, KERNELS);
 const B = L.trialBarrier;
 const DONE = L.program + 64; // scratch beyond the image header this bench writes
 

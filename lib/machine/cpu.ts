@@ -21,7 +21,7 @@ import {
 import { Waiter, WAIT_DELAY } from "../sync/waiter.js";
 import { service_flush_ipis } from "../mmu/shootdown.js";
 import { MmuGather } from "../mm/tlb_gather.js";
-import { KERNELS, type Kernel } from "../kernels/index.js";
+import type { Kernel } from "../kernels/kernel.js";
 import { sched_yield } from "../sched/baton.js";
 import { trace_record } from "../trace/ring.js";
 import { window_close, window_open } from "./window.js";
@@ -66,8 +66,13 @@ export class Cpu extends Waiter {
   ipisServed = 0;
   /** Injected delay per named point, in milliseconds (0: none). */
   readonly delayMs = new Float64Array(NR_POINTS_MAX);
-  /** The kernel variant this CPU runs (set per batch). */
-  kernel: Kernel = KERNELS[0] as Kernel;
+  /**
+   * The kernel variants this CPU can run, told by whoever starts it (the CPU worker passes the
+   * registry, lib/kernels/index.ts): the door does not import the registry itself.
+   */
+  readonly kernels: readonly Kernel[];
+  /** The kernel variant this CPU runs (set per batch from kernels, by CFG_KERNEL). */
+  kernel: Kernel;
   /** The zap path's mmu_gather: kernel-stack state of this CPU. */
   readonly tlb = new MmuGather();
   /** Explorer machines with footprints: records the words each controlled step touches. */
@@ -84,9 +89,13 @@ export class Cpu extends Waiter {
   /** Clock for delays; performance.now in a worker, replaceable in tests. */
   now: () => number = () => performance.now();
 
-  constructor(mem: Int32Array, L: Layout, id: number) {
+  constructor(mem: Int32Array, L: Layout, id: number, kernels: readonly Kernel[]) {
     super(mem, L.percpu, L.nrCpus, id);
     this.L = L;
+    const first = kernels[0];
+    if (first === undefined) throw new RangeError("a CPU needs at least one kernel variant");
+    this.kernels = kernels;
+    this.kernel = first;
     this.tlbBase = L.tlbOf(id);
     this.hugeTlbBase = L.hugeTlbOf(id);
     mem[this.self + CPU_TLB_GEN] = this.tlbGen;

@@ -65,7 +65,6 @@ import { HOOK_CONTROLLED, HOOK_TRACE, SCHED_IDLE, STEP_END, STEP_START } from ".
 import { sched_yield } from "../sched/baton.js";
 import { trace_keep, trace_reset } from "../trace/ring.js";
 import { machine_reset, machine_reset_full } from "./reset.js";
-import { KERNELS, type Kernel } from "../kernels/index.js";
 import { local_flush_tlb } from "../mmu/tlb.js";
 import { tlb_single_page_flush_ceiling } from "../mmu/shootdown.js";
 import { IMG_CPU_TABLE, IMG_CPU_WORDS, IMG_FORBIDDEN, IMG_NCPUS } from "../scenarios/image.js";
@@ -160,7 +159,9 @@ export function run_batch(cpu: Cpu, spinsPerNs: number): void {
   cpu.parkTimeouts = 0;
   cpu.loadDelays();
   cpu.flushCeiling = Atomics.load(mem, cfg + CFG_FLUSH_CEILING) || tlb_single_page_flush_ceiling;
-  cpu.kernel = KERNELS[Atomics.load(mem, cfg + CFG_KERNEL)] as Kernel;
+  const kernel = cpu.kernels[Atomics.load(mem, cfg + CFG_KERNEL)];
+  if (kernel === undefined) throw new RangeError("CFG_KERNEL names no kernel this CPU was given");
+  cpu.kernel = kernel;
   cpu.arch = Atomics.load(mem, cfg + CFG_ARCH);
   cpu.tlbUbcCpumask = 0;
   cpu.tlbUbcFlushRequired = false;

@@ -9,6 +9,7 @@ import { machine_reset_full } from "../../lib/machine/reset.js";
 import { pte_offset_walk } from "../../lib/mmu/pgtable.js";
 import { regionsFor } from "../../lib/scenarios/compile.js";
 import { IMG_FILE_PAGES, IMG_NCPUS } from "../../lib/scenarios/image.js";
+import { KERNELS } from "../../lib/kernels/index.js";
 
 export interface Solo {
   cpu: Cpu;
@@ -27,7 +28,7 @@ export function solo(pages = 4): Solo {
   const mem = new Int32Array(new SharedArrayBuffer(L.bytes));
   mem[L.program + IMG_FILE_PAGES] = pages;
   mem[L.program + IMG_NCPUS] = 1;
-  const cpu = new Cpu(mem, L, 0);
+  const cpu = new Cpu(mem, L, 0, KERNELS);
   machine_reset_full(cpu);
   const { X, Y } = regionsFor(pages);
   return {
