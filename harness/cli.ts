@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The tlbrace command line. Exit codes: 0 ok; 1 a check failed (smoke); 2 bad input;
- * 3 the watchdog stopped a stuck run; 4 a CPU of the model threw (a bug in the model).
+ * The tlbrace command line. Exit codes: 0 ok; 1 a check failed (smoke, matrix, stress, merge,
+ * explore) or, for run, a kernel the scenario expects clean showed a forbidden outcome; 2 bad
+ * input; 3 the watchdog stopped a stuck run; 4 a CPU of the model threw (a bug in the model).
+ * Where results go (--out, --json, --out -): harness/results.ts and docs/outputs.md.
  */
 import { Command, CommanderError, Option } from "commander";
 import { KERNEL_ALIASES, KERNELS } from "../lib/kernels/index.js";
@@ -10,7 +12,16 @@ import { POINTS } from "../lib/machine/points.js";
 import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js";
 import { formatRun, table } from "./format.js";
 import { CpuFailure, WatchdogError } from "./machine.js";
-import { defaultResultPath, writeJsonAtomic } from "./results.js";
+import {
+  checkOutPath,
+  defaultResultPath,
+  emitResult,
+  jsonOnStdout,
+  TLBRACE_VERSION,
+  writeFileAtomic,
+} from "./results.js";
+import { expectedVerdict } from "../lib/scenarios/verdict.js";
+import type { Verdict } from "../lib/scenarios/types.js";
 import { parseDelay, resolveKernels, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
@@ -50,7 +61,6 @@ import { registerExplore } from "./explore/command.js";
 import { ScheduleError } from "./explore/controlled.js";
 import { Progress } from "./progress.js";
 import { registerStress } from "./stress/command.js";
-import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { MAX_CPUS } from "../lib/machine/layout.js";
 import { parseCount, parseDuration, UsageError } from "../lib/units.js";
@@ -74,18 +84,21 @@ function stopOnSigint(): Promise<void> {
   });
 }
 
+/**
+ * Progress of a run: a stage per kernel, begun when the kernel's run begins (not at its first
+ * report, ~250 ms in, which made the first ETA the time since that report: microseconds).
+ */
 function progressPrinter(
   p: Progress,
   total: number,
   totalMs: number,
-): (kernel: string, trials: number) => void {
-  let current = "";
-  return (kernel, trials) => {
-    if (kernel !== current) {
-      current = kernel;
-      p.stage(`  ${kernel}`);
-    }
-    p.update(`  ${kernel}`, trials, total, totalMs);
+): {
+  onKernel: (kernel: string) => void;
+  onProgress: (kernel: string, trials: number) => void;
+} {
+  return {
+    onKernel: (kernel) => p.stage(`  ${kernel}`),
+    onProgress: (kernel, trials) => p.update(`  ${kernel}`, trials, total, totalMs),
   };
 }
 
@@ -96,9 +109,15 @@ function sigintFlag(): () => boolean {
   return () => stop;
 }
 
-/** Progress and Ctrl-C for a bench; quiet under --json. */
-function benchCtl(json: boolean | undefined): BenchControl {
-  return benchControl(json === true, stopOnSigint());
+/** Progress and Ctrl-C for a bench; quiet when the JSON goes to stdout (--json, --out -). */
+function benchCtl(o: { json?: boolean; out?: string }): BenchControl {
+  return benchControl(jsonOnStdout(o), stopOnSigint());
+}
+
+/** The summary on stdout, unless the JSON went there; `result: PATH` when a file was written. */
+function summary(o: { json?: boolean; out?: string }, text: string, path: string | null): void {
+  if (jsonOnStdout(o)) return;
+  process.stdout.write(`${text}\n${path === null ? "" : `\nresult: ${path}\n`}`);
 }
 
 /** --arch of matrix and smoke: one arch, or "all" (each scenario on both). */
@@ -125,6 +144,7 @@ program
   .description(
     "Reproduce Linux TLB-flush races on real parallel hardware: worker threads as CPUs sharing one modelled machine.",
   )
+  .version(TLBRACE_VERSION, "-V, --version", "print the version of tlbrace")
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
@@ -221,6 +241,19 @@ interface RunFlags {
 program
   .command("run")
   .description("run a scenario on each kernel it compares (or those named) and count lost writes")
+  .addHelpText(
+    "after",
+    [
+      "",
+      "Prints a table, then a litmus line per kernel:",
+      "  Observation <scenario> Never|Sometimes|Always <forbidden> <other> on <kernel>: rate, 95% CI; expected",
+      "",
+      "Exit status: 1 when a kernel the scenario expects clean (its expect/expectOn, else kernel",
+      "history) shows a forbidden outcome (a lost write or a use-after-free); 0 otherwise, whatever",
+      "the buggy kernels show; 2 bad input; 3 a stuck run; 4 a bug in the model. So `git bisect run`",
+      "and CI steps can use it. See docs/outputs.md.",
+    ].join("\n"),
+  )
   .argument("[scenario]", "built-in scenario name (see tlbrace list)")
   .option("--file <path>", "run the scenario in this JSON file instead of a built-in one")
   .option(
@@ -261,10 +294,13 @@ program
     "--trace",
     "record every CPU's steps and keep the first forbidden trial's trace per kernel (tlbrace explain draws it)",
   )
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/run-<scenario>-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout (default results/run-<scenario>-<time>.json)",
   )
   .action(async (name: string | undefined, o: RunFlags) => {
     if ((name === undefined) === (o.file === undefined)) {
@@ -287,7 +323,8 @@ program
           ? 100_000
           : parseCount(o.trials, "--trials");
     const seed = o.seed === undefined ? randomSeed() : parseCount(o.seed, "--seed", 0, 0x7fffffff);
-    const progress = new Progress(process.stderr.isTTY, o.json === true);
+    const progress = new Progress(process.stderr.isTTY, jsonOnStdout(o));
+    checkOutPath(o);
     const watchdogMs = parseDuration(o.watchdog, "--watchdog", "s") / 1e6;
     if (watchdogMs < 100)
       throw new UsageError(`--watchdog: "${o.watchdog}" is too short (at least 0.1s)`);
@@ -306,15 +343,28 @@ program
       offsets: parseOffsets(o.offsets),
       watchdogMs,
       command,
-      onProgress: progressPrinter(progress, trials, durationMs),
+      ...progressPrinter(progress, trials, durationMs),
       stopRequested: stopOnSigint(),
       trace: o.trace === true,
     });
     progress.done();
-    const path = o.out ?? defaultResultPath("run", scenario.name, new Date(result.startedAt));
-    writeJsonAtomic(path, result);
-    if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else process.stdout.write(`${formatRun(result)}\nresult: ${path}\n`);
+    const { path, result: saved } = emitResult(o, result, () =>
+      defaultResultPath("run", scenario.name, new Date(result.startedAt)),
+    );
+    // What history says of each kernel here; a kernel expected clean that showed a forbidden
+    // outcome makes the exit status 1 (git bisect run, CI).
+    const expected: Record<string, Verdict> = Object.fromEntries(
+      saved.runs.map((r) => [r.kernel, expectedVerdict(scenario, r.kernel, saved.arch)]),
+    );
+    summary(o, formatRun(saved, expected).trimEnd(), path);
+    const unexpected = saved.runs.filter(
+      (r) => expected[r.kernel] === "clean" && r.forbiddenTrials > 0,
+    );
+    for (const r of unexpected)
+      process.stderr.write(
+        `tlbrace: ${scenario.name} expects ${r.kernel} clean${saved.arch !== undefined ? ` on ${saved.arch}` : ""}, but ${r.forbiddenTrials.toLocaleString("en-US")} of ${r.trials.toLocaleString("en-US")} trials showed a forbidden outcome: exit 1\n`,
+      );
+    process.exitCode = unexpected.length > 0 ? 1 : 0;
   });
 
 program
@@ -324,21 +374,27 @@ program
   )
   .option("--seconds <n>", "seconds per kernel at 1024 pages (a quarter of it at 1 page)", "5")
   .option("--seed <n>", "seed of the start offsets (default: random, printed)")
-  .option("--out <file>", "where to write the result JSON (default results/demo-<time>.json)")
+  .option(
+    "--out <file>",
+    "where to write the result JSON; - for stdout (default results/demo-mremap-mkclean-<time>.json)",
+  )
   .action(async (o: { seconds: string; seed?: string; out?: string }) => {
     const seed = o.seed === undefined ? randomSeed() : parseCount(o.seed, "--seed", 0, 0x7fffffff);
-    const progress = new Progress(process.stderr.isTTY, false);
+    const seconds = parseCount(o.seconds, "--seconds", 1, 600);
+    checkOutPath(o);
+    const progress = new Progress(process.stderr.isTTY, jsonOnStdout(o));
     const d = await demo({
-      seconds: parseCount(o.seconds, "--seconds", 1, 600),
+      seconds,
       seed,
       command,
       onStage: (label) => progress.stage(label),
       stopRequested: stopOnSigint(),
     });
     progress.done();
-    const path = o.out ?? defaultResultPath("demo", "mremap-mkclean", new Date(d.startedAt));
-    writeJsonAtomic(path, d);
-    process.stdout.write(`${formatDemo(d, path)}\n`);
+    const { path } = emitResult(o, d, () =>
+      defaultResultPath("demo", "mremap-mkclean", new Date(d.startedAt)),
+    );
+    if (!jsonOnStdout(o)) process.stdout.write(`${formatDemo(d, path ?? "-")}\n`);
   });
 
 program
@@ -357,8 +413,14 @@ program
   )
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
-  .option("--json", "print the result JSON on stdout and nothing else")
-  .option("--out <file>", "where to write the result JSON (default results/matrix-<time>.json)")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
+  .option(
+    "--out <file>",
+    "where to write the result JSON; - for stdout (default results/matrix-all-<time>.json)",
+  )
   .action(
     async (o: {
       scenario: string[];
@@ -372,6 +434,7 @@ program
       out?: string;
     }) => {
       const scenarios = o.scenario.length === 0 ? builtinScenarios() : o.scenario.map(findScenario);
+      checkOutPath(o);
       const kernels =
         o.kernel.length === 0 ? KERNELS.map((k) => k.name) : o.kernel.map((k) => kernelName(k));
       for (const k of kernels) {
@@ -392,16 +455,16 @@ program
         command,
         stopRequested: stopOnSigint(),
         onCell: (c) => {
-          if (!o.json)
+          if (!jsonOnStdout(o))
             process.stderr.write(
               `  ${c.scenario}${c.arch !== undefined ? ` (${c.arch})` : ""} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
             );
         },
       });
-      const path = o.out ?? defaultResultPath("matrix", "all", new Date(result.startedAt));
-      writeJsonAtomic(path, result);
-      if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-      else process.stdout.write(`${formatMatrix(result)}\n\nresult: ${path}\n`);
+      const { path } = emitResult(o, result, () =>
+        defaultResultPath("matrix", "all", new Date(result.startedAt)),
+      );
+      summary(o, formatMatrix(result), path);
       process.exitCode = result.cells.every((c) => c.matches) ? 0 : 1;
     },
   );
@@ -454,42 +517,55 @@ bench
   )
   .option("--cpus <n>", "CPUs of the machine (may exceed the cores, to show oversubscription)")
   .option("--quick", "fewer samples (about 10 s)")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-flush-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-flush-<time>.json)",
   )
   .action(async (o: { cpus?: string; quick?: boolean; json?: boolean; out?: string }) => {
     const cpus = o.cpus === undefined ? defaultFlushCpus() : parseCount(o.cpus, "--cpus", 2, 32);
-    const r = await flushBench(cpus, o.quick === true, command, benchCtl(o.json));
-    const path = o.out ?? defaultResultPath("bench", "flush", new Date(r.startedAt));
-    writeJsonAtomic(path, r);
-    const charts = flushCharts(r);
-    writeFileSync(path.replace(/\.json$/, "-ranges.svg"), charts.ranges);
-    writeFileSync(path.replace(/\.json$/, "-targets.svg"), charts.targets);
-    writeFileSync(path.replace(/\.json$/, "-histogram.svg"), charts.histogram);
-    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-    else process.stdout.write(`${formatFlushBench(r)}\n\nresult: ${path}\n`);
+    checkOutPath(o);
+    const r = await flushBench(cpus, o.quick === true, command, benchCtl(o));
+    const { path } = emitResult(
+      o,
+      r,
+      () => defaultResultPath("bench", "flush", new Date(r.startedAt)),
+      () => {
+        const c = flushCharts(r);
+        return { ranges: c.ranges, targets: c.targets, histogram: c.histogram };
+      },
+    );
+    summary(o, formatFlushBench(r), path);
   });
 
 bench
   .command("mremap")
   .description("mremap cost per kernel variant, clean and dirty regions of 1 to 4096 pages")
   .option("--quick", "60 ms per cell instead of 400")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-mremap-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-mremap-<time>.json)",
   )
   .action(async (o: { quick?: boolean; json?: boolean; out?: string }) => {
-    const r = await mremapBench(o.quick === true, command, benchCtl(o.json));
-    const path = o.out ?? defaultResultPath("bench", "mremap", new Date(r.startedAt));
-    writeJsonAtomic(path, r);
-    const charts = mremapCharts(r);
-    writeFileSync(path.replace(/\.json$/, "-flushes.svg"), charts.flushes);
-    writeFileSync(path.replace(/\.json$/, "-ops.svg"), charts.ops);
-    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-    else process.stdout.write(`${formatMremapBench(r)}\n\nresult: ${path}\n`);
+    checkOutPath(o);
+    const r = await mremapBench(o.quick === true, command, benchCtl(o));
+    const { path } = emitResult(
+      o,
+      r,
+      () => defaultResultPath("bench", "mremap", new Date(r.startedAt)),
+      () => {
+        const c = mremapCharts(r);
+        return { flushes: c.flushes, ops: c.ops };
+      },
+    );
+    summary(o, formatMremapBench(r), path);
   });
 
 bench
@@ -502,21 +578,25 @@ bench
     "also run every scenario at this many CPUs, extra ones answering IPIs (default: the core count)",
   )
   .option("--quick", "0.3 s per cell instead of 2")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-trials-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout (default results/bench-trials-<time>.json)",
   )
   .action(async (o: { cpus?: string; quick?: boolean; json?: boolean; out?: string }) => {
     const cpus =
       o.cpus === undefined
         ? Math.max(2, availableParallelism())
         : parseCount(o.cpus, "--cpus", 2, MAX_CPUS);
-    const r = await trialsBench(o.quick === true, command, cpus, benchCtl(o.json));
-    const path = o.out ?? defaultResultPath("bench", "trials", new Date(r.startedAt));
-    writeJsonAtomic(path, r);
-    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-    else process.stdout.write(`${formatTrialsBench(r)}\n\nresult: ${path}\n`);
+    checkOutPath(o);
+    const r = await trialsBench(o.quick === true, command, cpus, benchCtl(o));
+    const { path } = emitResult(o, r, () =>
+      defaultResultPath("bench", "trials", new Date(r.startedAt)),
+    );
+    summary(o, formatTrialsBench(r), path);
   });
 
 bench
@@ -531,10 +611,13 @@ bench
   .option("--warmup <n>", "uncounted seconds each machine runs first", "1")
   .option("--widened", "widen the scenario's windows with its delays (default: natural timing)")
   .option("--quick", "2 s per point, 0.5 s warm-up")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-scale-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout (default results/bench-scale-<time>.json)",
   )
   .action(
     async (
@@ -552,6 +635,7 @@ bench
     ) => {
       const s = findScenario(name);
       const kernel = resolveKernels(s, [o.kernel ?? s.kernels[0]])[0] as string;
+      checkOutPath(o);
       const r = await scaleBench(
         {
           scenario: s,
@@ -565,12 +649,12 @@ bench
           warmupSeconds: o.quick === true ? 0.5 : parseCount(o.warmup, "--warmup", 0, 60),
           command,
         },
-        benchCtl(o.json),
+        benchCtl(o),
       );
-      const path = o.out ?? defaultResultPath("bench", "scale", new Date(r.startedAt));
-      writeJsonAtomic(path, r);
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-      else process.stdout.write(`${formatScaleBench(r)}\n\nresult: ${path}\n`);
+      const { path } = emitResult(o, r, () =>
+        defaultResultPath("bench", "scale", new Date(r.startedAt)),
+      );
+      summary(o, formatScaleBench(r), path);
     },
   );
 
@@ -581,10 +665,13 @@ bench
   )
   .argument("[scenario]", "built-in scenario", "mremap-mkclean")
   .option("--quick", "150 trials per point instead of 1500")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-window-<scenario>-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-window-<scenario>-<time>.json)",
   )
   .action(async (name: string, o: { quick?: boolean; json?: boolean; out?: string }) => {
     const s = findScenario(name);
@@ -592,14 +679,18 @@ bench
       throw new UsageError(
         `bench window: ${name} has ${s.cpus.length} CPUs; the offset sweep needs a 2-CPU scenario`,
       );
-    const r = await windowBench(s, o.quick === true, command, benchCtl(o.json));
-    const path = o.out ?? defaultResultPath("bench", `window-${name}`, new Date(r.startedAt));
-    writeJsonAtomic(path, r);
-    const charts = windowCharts(r);
-    writeFileSync(path.replace(/\.json$/, "-delay.svg"), charts.delay);
-    writeFileSync(path.replace(/\.json$/, "-offset.svg"), charts.offset);
-    if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-    else process.stdout.write(`${formatWindowBench(r, s)}\n\nresult: ${path}\n`);
+    checkOutPath(o);
+    const r = await windowBench(s, o.quick === true, command, benchCtl(o));
+    const { path } = emitResult(
+      o,
+      r,
+      () => defaultResultPath("bench", `window-${name}`, new Date(r.startedAt)),
+      () => {
+        const c = windowCharts(r);
+        return { delay: c.delay, offset: c.offset };
+      },
+    );
+    summary(o, formatWindowBench(r, s), path);
   });
 
 bench
@@ -615,10 +706,13 @@ bench
   )
   .option("--offsets <mode>", "only this start-offset mode: uniform or window (default: both)")
   .option("--seed <n>", "seed of the start offsets", "1")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON; the chart goes beside it (default results/bench-natural-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-natural-<time>.json)",
   )
   .action(
     async (o: {
@@ -636,6 +730,7 @@ bench
           : o.sizes.split(",").map((x) => parseCount(x.trim(), "--sizes", 1, 4096));
       if (o.offsets !== undefined && !(NATURAL_MODES as readonly string[]).includes(o.offsets))
         throw new UsageError(`--offsets: unknown mode "${o.offsets}" (valid: window, uniform)`);
+      checkOutPath(o);
       const r = await naturalBench(
         {
           quick: o.quick === true,
@@ -645,13 +740,15 @@ bench
           seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
           command,
         },
-        benchCtl(o.json),
+        benchCtl(o),
       );
-      const path = o.out ?? defaultResultPath("bench", "natural", new Date(r.startedAt));
-      writeJsonAtomic(path, r);
-      writeFileSync(path.replace(/\.json$/, "") + "-rate.svg", naturalChart(r));
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-      else process.stdout.write(`${formatNaturalBench(r)}\n\nresult: ${path}\n`);
+      const { path } = emitResult(
+        o,
+        r,
+        () => defaultResultPath("bench", "natural", new Date(r.startedAt)),
+        () => ({ rate: naturalChart(r) }),
+      );
+      summary(o, formatNaturalBench(r), path);
     },
   );
 
@@ -671,10 +768,13 @@ bench
   .option("--pairs <n>", "A/B pairs per variant", "10")
   .option("--run <duration>", "length of one timed run, e.g. 1s, 500ms", "1s")
   .option("--quick", "one variant (5d1904204c99), 4 pairs of 250 ms")
-  .option("--json", "print the result JSON on stdout and nothing else")
+  .option(
+    "--json",
+    "print the result JSON on stdout and nothing else; no file unless --out is given",
+  )
   .option(
     "--out <file>",
-    "where to write the result JSON (default results/bench-mixed-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-mixed-<time>.json)",
   )
   .action(
     async (o: {
@@ -706,6 +806,7 @@ bench
         throw new UsageError(
           `--kernel: ${baseline} is the baseline; compare it with another kernel`,
         );
+      checkOutPath(o);
       const r = await mixedBench(
         {
           cpus:
@@ -719,13 +820,15 @@ bench
           quick,
         },
         command,
-        benchCtl(o.json),
+        benchCtl(o),
       );
-      const path = o.out ?? defaultResultPath("bench", "mixed", new Date(r.startedAt));
-      writeJsonAtomic(path, r);
-      writeFileSync(path.replace(/\.json$/, ".svg"), mixedChart(r));
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-      else process.stdout.write(`${formatMixedBench(r)}\n\nresult: ${path}\n`);
+      const { path } = emitResult(
+        o,
+        r,
+        () => defaultResultPath("bench", "mixed", new Date(r.startedAt)),
+        () => ({ ratio: mixedChart(r) }),
+      );
+      summary(o, formatMixedBench(r), path);
     },
   );
 
@@ -740,11 +843,90 @@ program
   .option("--out <file>", "the page to write", "results/report.html")
   .action((o: { dir: string; out: string }) => {
     const r = buildReport(o.dir);
-    writeFileSync(o.out, r.html);
+    writeFileAtomic(o.out, r.html);
     process.stdout.write(`report: ${r.sections} section(s) -> ${o.out}\n`);
   });
 
 program.addOption(new Option("--no-color").hideHelp());
+
+/**
+ * 1-3 real command lines per command, shown after its --help (a test checks every command has
+ * them). Keyed by the command's path below tlbrace ("" is tlbrace itself).
+ */
+const EXAMPLES: Record<string, string[]> = {
+  "": [
+    "tlbrace demo",
+    "tlbrace run mremap-mkclean --delay move_ptes:unlocked=100us --trials 20000",
+    "tlbrace list",
+  ],
+  list: ["tlbrace list", "tlbrace list --file my-race.json", "tlbrace list --json"],
+  run: [
+    "tlbrace run mremap-mkclean --trials 20000",
+    "tlbrace run mremap-mkclean --kernel v4.9-rc4 --delay move_ptes:unlocked=100us --out run.json",
+    "git bisect run sh -c 'npm run build >/dev/null || exit 125; tlbrace run mremap-mkclean --kernel 5d1904204c99 --delay move_ptes:unlocked=100us --trials 2000 --json >/dev/null'",
+  ],
+  demo: ["tlbrace demo", "tlbrace demo --seconds 2 --out demo.json"],
+  matrix: [
+    "tlbrace matrix --trials 500",
+    "tlbrace matrix --scenario mremap-mkclean --arch all --json",
+  ],
+  smoke: ["tlbrace smoke", "tlbrace smoke --arch all --json"],
+  bench: ["tlbrace bench flush --quick", "tlbrace bench mremap --quick --out mremap.json"],
+  "bench flush": [
+    "tlbrace bench flush --quick",
+    "tlbrace bench flush --cpus 4 --out flush.json   # charts: flush-ranges.svg, flush-targets.svg, flush-histogram.svg",
+  ],
+  "bench mremap": [
+    "tlbrace bench mremap --quick",
+    "tlbrace bench mremap --quick --out mremap.json   # charts: mremap-flushes.svg, mremap-ops.svg",
+  ],
+  "bench trials": ["tlbrace bench trials --quick", "tlbrace bench trials --quick --json"],
+  "bench scale": [
+    "tlbrace bench scale --quick",
+    "tlbrace bench scale mremap-mkclean --machines 2 --seconds 5 --widened",
+  ],
+  "bench window": [
+    "tlbrace bench window --quick",
+    "tlbrace bench window mremap-mkclean --out window.json   # charts: window-delay.svg, window-offset.svg",
+  ],
+  "bench natural": [
+    "tlbrace bench natural --quick",
+    "tlbrace bench natural --sizes 1,1024 --offsets window --out natural.json   # chart: natural-rate.svg",
+  ],
+  "bench mixed": [
+    "tlbrace bench mixed --quick",
+    "tlbrace bench mixed --kernel 5d1904204c99 --pairs 10 --out mixed.json   # chart: mixed-ratio.svg",
+  ],
+  stress: [
+    "tlbrace stress --duration 30s",
+    "tlbrace stress --scenario mremap-mkclean --trials-per-cell 1001 --seed 7",
+    "tlbrace stress --shard 0/4 --duration 1h --seed 7 --out shard0.json",
+  ],
+  merge: ["tlbrace merge shard0.json shard1.json shard2.json shard3.json --out merged.json"],
+  explore: [
+    "tlbrace explore mremap-mkclean --kernel v4.9-rc4",
+    "tlbrace explore mremap-mkclean --kernel 5d1904204c99 --strategy dpor",
+  ],
+  replay: ["tlbrace replay tlbr1.eyJ2Ijox...   # the whole token explore printed after replay:"],
+  explain: [
+    "tlbrace run mremap-mkclean --kernel v4.9-rc4 --delay move_ptes:unlocked=100us --trials 2000 --trace --out r.json",
+    "tlbrace explain r.json --svg r-trace.svg",
+  ],
+  report: ["tlbrace report", "tlbrace report --dir results --out results/report.html"],
+};
+
+function addExamples(cmd: Command, path: string): void {
+  const lines = EXAMPLES[path];
+  if (lines !== undefined)
+    cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}`);
+  for (const sub of cmd.commands)
+    addExamples(sub, path === "" ? sub.name() : `${path} ${sub.name()}`);
+}
+addExamples(program, "");
+program.addHelpText(
+  "after",
+  `\nExit status: 0 ok; 1 a check failed (run: a kernel the scenario expects clean showed a\nforbidden outcome); 2 bad input; 3 a stuck run; 4 a bug in the model. See docs/outputs.md.`,
+);
 
 try {
   await program.parseAsync(process.argv);

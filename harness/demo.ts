@@ -6,12 +6,14 @@
  */
 import { formatNs } from "../lib/units.js";
 import { table } from "./format.js";
-import type { ResultFile, RunResult } from "./results.js";
+import type { ResultFile, RunResult, Provenance } from "./results.js";
 import { runScenario } from "./run.js";
 import { findScenario } from "./scenarios.js";
 
 export interface DemoResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   kind: "demo";
   command: string;
   seed: number;

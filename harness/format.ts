@@ -1,5 +1,7 @@
 /** Terminal tables for run results. */
-import type { ResultFile } from "./results.js";
+import type { ResultFile, RunResult } from "./results.js";
+import type { Verdict } from "../lib/scenarios/types.js";
+import { rateInterval } from "../lib/stats/intervals.js";
 import { formatNs } from "../lib/units.js";
 
 const num = (n: number): string => n.toLocaleString("en-US");
@@ -18,7 +20,11 @@ export function table(rows: string[][], alignRight: boolean[] = []): string {
     .join("\n");
 }
 
-export function formatRun(r: ResultFile): string {
+/**
+ * `expected`: the verdict history gives each kernel (see expectedVerdict); with it, a litmus
+ * line per kernel ends the output.
+ */
+export function formatRun(r: ResultFile, expected?: Record<string, Verdict>): string {
   const delays = Object.entries(r.runs[0]?.delays ?? {})
     .map(([p, d]) => `${p}=${d}`)
     .join(", ");
@@ -71,7 +77,43 @@ export function formatRun(r: ResultFile): string {
     [false, false, ...r.runs.map(() => true)],
   );
   const verdicts = r.runs.map(verdictLine).join("\n");
-  return `${head}\n\n${main}\n\n${hist}\n\n${verdicts}\n`;
+  const litmus =
+    expected === undefined
+      ? ""
+      : `\n${r.runs.map((run) => litmusLine(r.scenario, run, expected[run.kernel])).join("\n")}\n`;
+  return `${head}\n\n${main}\n\n${hist}\n\n${verdicts}\n${litmus}`;
+}
+
+/** Never / Sometimes / Always, as herd7 says whether a test's condition was observed. */
+export function observation(forbidden: number, trials: number): "Never" | "Sometimes" | "Always" {
+  return forbidden === 0 ? "Never" : forbidden >= trials ? "Always" : "Sometimes";
+}
+
+/** A rate as a percentage with 3 significant digits: 47.7%, 0.0312%, 0%. */
+export function ratePct(x: number): string {
+  const p = 100 * x;
+  if (p === 0) return "0%";
+  if (p < 1e-4) return `${p.toExponential(2)}%`;
+  return `${+p.toPrecision(3)}%`;
+}
+
+/**
+ * A litmus-style summary of one kernel's run, in herd7's form and then the rest:
+ * `Observation mremap-mkclean Sometimes 477 523 on v4.9-rc4: rate 47.7%, 95% CI [44.6%, 50.8%]; expected forbidden`.
+ * The counts are the trials with a forbidden outcome (lost write or use-after-free) and the
+ * others; the interval is Wilson's, or the one-sided exact upper bound when none was seen.
+ * "UNEXPECTED" marks a kernel expected clean that was not (what makes `run` exit 1).
+ */
+export function litmusLine(scenario: string, run: RunResult, expected?: Verdict): string {
+  const bad = run.forbiddenTrials;
+  const head = `Observation ${scenario} ${observation(bad, run.trials)} ${bad} ${run.trials - bad} on ${run.kernel}`;
+  const tail =
+    expected === undefined
+      ? ""
+      : `; expected ${expected}${expected === "clean" && bad > 0 ? ", UNEXPECTED" : ""}`;
+  if (run.trials === 0) return `${head}: no trials${tail}`;
+  const ci = rateInterval(bad, run.trials);
+  return `${head}: rate ${ratePct(ci.rate)}, 95% CI [${ratePct(ci.low)}, ${ratePct(ci.high)}]${tail}`;
 }
 
 /** How the start offsets were drawn, for the header. */

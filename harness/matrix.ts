@@ -10,6 +10,7 @@ import { table } from "./format.js";
 import { runScenario } from "./run.js";
 import type { MachineInfo } from "./sysinfo.js";
 import { machineInfo } from "./sysinfo.js";
+import type { Provenance } from "./results.js";
 
 export interface MatrixCell {
   scenario: string;
@@ -41,6 +42,8 @@ export interface MatrixCell {
 
 export interface MatrixResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   kind: "matrix";
   command: string;
   seed: number;

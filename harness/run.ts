@@ -41,6 +41,9 @@ export interface RunOptions {
   offsets?: "window" | "uniform";
   watchdogMs: number;
   command: string;
+  /** Each kernel's run begins (window learning included): where its progress stage starts. */
+  onKernel?: (kernel: string) => void;
+  /** Trials counted so far on `kernel` (every ~250 ms while it runs). */
   onProgress?: (kernel: string, trials: number) => void;
   /** Resolves when the user asks to stop (Ctrl-C): the current batch ends, results are partial. */
   stopRequested?: Promise<void>;
@@ -209,6 +212,7 @@ export async function runScenario(opts: RunOptions): Promise<ResultFile> {
         fixedOffsetNs: opts.fixedOffsetNs,
         trace: opts.trace,
       };
+      opts.onKernel?.(name);
       const onProgress = (n: number): void => opts.onProgress?.(name, n);
       let s: BatchStats;
       let offsets: OffsetsReport;

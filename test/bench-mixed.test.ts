@@ -92,7 +92,7 @@ test.serial(
     t.is(c?.variant, "5d1904204c99");
     t.is(c?.pairs, 4);
     t.deepEqual(res.comparisons, compareMixed(res.runs, res.baseline, ["5d1904204c99"]));
-    const svg = readFileSync(out.replace(/\.json$/, ".svg"), "utf8");
+    const svg = readFileSync(out.replace(/\.json$/, "-ratio.svg"), "utf8");
     t.regex(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     t.regex(svg, /jobs\/s of B \/ jobs\/s of A/);
   },

@@ -12,11 +12,14 @@ import { table } from "../format.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { runBenchWorkers, SILENT, type BenchControl } from "./control.js";
 import type { FlushBenchJob, FlushConfig, FlushFloor, FlushRow } from "./flush-cpu.js";
+import type { Provenance } from "../results.js";
 
 export const FLUSH_RANGES = [1, 8, 33, 34, 64, 512];
 
 export interface FlushBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "flush";
   command: string;
   machine: MachineInfo;

@@ -23,6 +23,7 @@ import {
   type MixedCell,
   type MixedRow,
 } from "./mixed-workload.js";
+import type { Provenance } from "../results.js";
 
 export const MIXED_BASELINE = "v4.9-rc4";
 export const MIXED_VARIANTS = ["5d1904204c99", "remove-latency-limit", "eb66ae030829"];
@@ -54,6 +55,8 @@ export interface MixedComparison {
 
 export interface MixedBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "mixed";
   command: string;
   machine: MachineInfo;

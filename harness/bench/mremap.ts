@@ -14,6 +14,7 @@ import { table } from "../format.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { runBenchWorkers, SILENT, type BenchControl } from "./control.js";
 import type { MremapBenchJob, MremapConfig, MremapRow } from "./mremap-cpu.js";
+import type { Provenance } from "../results.js";
 
 export const MREMAP_SIZES = [1, 8, 64, 512, 4096];
 export const MREMAP_KERNELS = [
@@ -26,6 +27,8 @@ export const MREMAP_KERNELS = [
 
 export interface MremapBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "mremap";
   command: string;
   machine: MachineInfo;

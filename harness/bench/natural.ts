@@ -13,6 +13,7 @@ import { runScenario } from "../run.js";
 import { findScenario } from "../scenarios.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import type { BenchControl } from "./control.js";
+import type { Provenance } from "../results.js";
 
 export const NATURAL_SIZES = [1, 16, 64, 256, 1024, 4096];
 export const NATURAL_MODES = ["uniform", "window"] as const;
@@ -40,6 +41,8 @@ export interface NaturalRow {
 
 export interface NaturalBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "natural";
   command: string;
   machine: MachineInfo;

@@ -20,6 +20,7 @@ import { prepareCells } from "../stress/prepare.js";
 import type { Mode } from "../stress/result.js";
 import type { Phase, Unit, WorkSource } from "../stress/schedule.js";
 import { SILENT, type BenchControl } from "./control.js";
+import type { Provenance } from "../results.js";
 
 export interface ScaleRow {
   machines: number;
@@ -42,6 +43,8 @@ export interface ScaleRow {
 
 export interface ScaleBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "scale";
   command: string;
   machine: MachineInfo;

@@ -10,6 +10,7 @@ import { runScenario } from "../run.js";
 import { builtinScenarios, findScenario } from "../scenarios.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { SILENT, type BenchControl } from "./control.js";
+import type { Provenance } from "../results.js";
 
 export interface TrialsRow {
   scenario: string;
@@ -22,6 +23,8 @@ export interface TrialsRow {
 
 export interface TrialsBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "trials";
   command: string;
   machine: MachineInfo;

@@ -11,6 +11,7 @@ import { widenDelays } from "../matrix.js";
 import { runScenario } from "../run.js";
 import { machineInfo, type MachineInfo } from "../sysinfo.js";
 import { SILENT, type BenchControl } from "./control.js";
+import type { Provenance } from "../results.js";
 
 export const WINDOW_DELAYS_US = [0, 5, 10, 25, 50, 100, 150, 200];
 export const WINDOW_OFFSETS_US = [-100, -50, -20, -10, 0, 10, 20, 50, 100];
@@ -27,6 +28,8 @@ export interface WindowPoint {
 
 export interface WindowBenchResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   bench: "window";
   command: string;
   machine: MachineInfo;

@@ -1,5 +1,5 @@
 /** The command line of `tlbrace explore`, `tlbrace replay` and `tlbrace explain`. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { KERNELS } from "../../lib/kernels/index.js";
 import { Layout } from "../../lib/machine/layout.js";
@@ -9,7 +9,13 @@ import { formatNs, parseCount, parseDuration, UsageError } from "../../lib/units
 import { kernelName, renameResultKernels } from "../kernel-names.js";
 import { Progress } from "../progress.js";
 import type { ResultFile } from "../results.js";
-import { defaultResultPath, writeJsonAtomic } from "../results.js";
+import {
+  checkOutPath,
+  defaultResultPath,
+  emitResult,
+  jsonOnStdout,
+  writeFileAtomic,
+} from "../results.js";
 import { resolveKernels } from "../run.js";
 import { findScenario, loadScenarioFile } from "../scenarios.js";
 import { runControlled } from "./controlled.js";
@@ -94,10 +100,13 @@ export function registerExplore(
     .option("--pages <n>", "scenario parameter pages")
     .option("--target <n>", "scenario parameter target")
     .option("--arch <x86|arm64>", "TLB-flush granularity (default: the scenario's, else x86)")
-    .option("--json", "print the result JSON on stdout and nothing else")
+    .option(
+      "--json",
+      "print the result JSON on stdout and nothing else; no file unless --out is given",
+    )
     .option(
       "--out <file>",
-      "where to write the result JSON (default results/explore-<scenario>-<kernel>-<time>.json)",
+      "where to write the result JSON, whatever its name; - for stdout (default results/explore-<scenario>-<kernel>-<time>.json)",
     )
     .action(
       async (
@@ -140,7 +149,8 @@ export function registerExplore(
         const params: Record<string, number> = {};
         if (o.pages !== undefined) params.pages = parseCount(o.pages, "--pages", 0);
         if (o.target !== undefined) params.target = parseCount(o.target, "--target", 0);
-        const progress = new Progress(process.stderr.isTTY, o.json === true);
+        checkOutPath(o);
+        const progress = new Progress(process.stderr.isTTY, jsonOnStdout(o));
         progress.stage(`explore ${s.name} on ${kernel}: ${strategy}`);
         const r = await explore({
           scenario: s,
@@ -160,12 +170,10 @@ export function registerExplore(
           stopRequested: sigintFlag(),
         });
         progress.done();
-        const path =
-          o.out ??
-          defaultResultPath("explore", `${s.name}-${kernel}`, new Date(Date.now() - r.elapsedMs));
-        writeJsonAtomic(path, r);
-        if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-        else process.stdout.write(`${formatExplore(r, s)}\n\nresult: ${path}\n`);
+        const { path } = emitResult(o, r, () =>
+          defaultResultPath("explore", `${s.name}-${kernel}`, new Date(Date.now() - r.elapsedMs)),
+        );
+        if (!jsonOnStdout(o)) process.stdout.write(`${formatExplore(r, s)}\n\nresult: ${path}\n`);
         if (r.violation !== null) process.exitCode = 1;
       },
     );
@@ -260,7 +268,7 @@ export function registerExplore(
         const s = scenarioOf(pick.scenario, o.file);
         const t = table(s, pick.params, pick.events, o.all === true);
         process.stdout.write(`${pick.title}\n\n${t.text}\n`);
-        if (o.svg !== undefined) writeFileSync(o.svg, t.svg(pick.title));
+        if (o.svg !== undefined) writeFileAtomic(o.svg, t.svg(pick.title));
       },
     );
 }
@@ -319,6 +327,21 @@ export function violationSvg(r: ExploreResult, s: ScenarioSpec): string {
   return table(s, r.params, v.trace, false).svg(
     `${r.scenario} on ${r.kernel}: the schedule that lost the write (${v.preemptions} preemptions)`,
   );
+}
+
+/**
+ * The first kept trace of a run result (run --trace keeps the first forbidden trial per kernel)
+ * as the explain table's SVG, for the report; null when the result keeps no trace or names a
+ * scenario that is not built in.
+ */
+export function keptTraceSvg(data: unknown): string | null {
+  try {
+    const pick = pickTrace(data, undefined, undefined);
+    return table(findScenario(pick.scenario), pick.params, pick.events, false).svg(pick.title);
+  } catch (e) {
+    if (e instanceof UsageError) return null;
+    throw e;
+  }
 }
 
 export function formatExplore(r: ExploreResult, s: ScenarioSpec): string {

@@ -18,6 +18,7 @@ import { DporSearch } from "./dpor.js";
 import { packTrace, type PackedEvent } from "./explain.js";
 import { nextPrefix, pctChooser, prefixChooser, randomChooser, rng } from "./strategies.js";
 import { encodeChoices, encodeToken, kernelFingerprint, scenarioFingerprint } from "./token.js";
+import type { Provenance } from "../results.js";
 
 export type Strategy = "dfs" | "dpor" | "pct" | "random";
 
@@ -56,6 +57,8 @@ export interface Violation {
 
 export interface ExploreResult {
   schema: 1;
+  /** tlbrace's version and commit (docs/outputs.md); absent in results written before. */
+  tlbrace?: Provenance;
   kind: "explore";
   command: string;
   machine: MachineInfo;

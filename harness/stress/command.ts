@@ -9,7 +9,8 @@ import { MAX_CPUS } from "../../lib/machine/layout.js";
 import { ScenarioError } from "../../lib/scenarios/compile.js";
 import type { ScenarioSpec } from "../../lib/scenarios/types.js";
 import { parseCount, parseDuration, UsageError } from "../../lib/units.js";
-import { defaultResultPath, writeJsonAtomic } from "../results.js";
+import { defaultResultPath, emitResult, jsonOnStdout, resultOutput, stamp } from "../results.js";
+import { canRedraw } from "../progress.js";
 import { builtinScenarios, findScenario, loadScenarioFile } from "../scenarios.js";
 import { Checkpointer } from "./checkpoint.js";
 import { FAULT_ENV, parseFaultHooks } from "./faults.js";
@@ -77,7 +78,9 @@ function selectScenarios(o: StressFlags): ScenarioSpec[] {
   return named.length === 0 && files.length === 0 ? builtinScenarios() : [...named, ...files];
 }
 
-async function stress(o: StressFlags): Promise<void> {
+async function stress(flags: StressFlags): Promise<void> {
+  // --out - is --json: the JSON on stdout, no file (and so no checkpoints).
+  const o: StressFlags = jsonOnStdout(flags) ? { ...flags, json: true } : flags;
   if (o.natural && o.widened) throw new UsageError("give --natural or --widened, not both");
   if (o.duration !== undefined && o.trialsPerCell !== undefined)
     throw new UsageError("give --duration or --trials-per-cell, not both");
@@ -133,16 +136,17 @@ async function stress(o: StressFlags): Promise<void> {
     scenarios: scenarios.map((s) => scenarioVersion(s, mode)),
   });
   const tag = shard.count > 1 ? `shard${shard.index}of${shard.count}` : "all";
-  const path = o.out ?? defaultResultPath("stress", tag, new Date());
-  const live = new LiveView(process.stderr.isTTY && !o.json);
+  // The result file, rewritten at every checkpoint; none with --json alone or --out -.
+  const path = resultOutput(o, () => defaultResultPath("stress", tag, new Date())).path;
+  const live = new LiveView(canRedraw(process.stderr) && !o.json);
   const say = (line: string): void => live.print(line);
   const quietSay = (line: string): void => {
     if (!o.json) say(line);
   };
-  const out = new Checkpointer(path, say);
-  out.first(tally.result("running"));
+  const out = path === null ? null : new Checkpointer(path, say);
+  out?.first(stamp(tally.result("running")));
   quietSay(
-    `stress: ${cells.length} cells on ${machinesText(plan)}, ${mode}, seed ${seed}, shard ${shard.index}/${shard.count} -> ${path}`,
+    `stress: ${cells.length} cells on ${machinesText(plan)}, ${mode}, seed ${seed}, shard ${shard.index}/${shard.count}${path === null ? "" : ` -> ${path}`}`,
   );
 
   const stopRequested = stopOnSignals(say);
@@ -159,7 +163,8 @@ async function stress(o: StressFlags): Promise<void> {
     deadline: performance.now() + (plan.durationMs ?? 0),
   });
   const checkpoint = setInterval(() => {
-    const r = tally.result("running");
+    if (out === null || path === null) return;
+    const r = stamp(tally.result("running"));
     const ok = out.write(r);
     if (!live.enabled) quietSay(checkpointLine(r, path, ok));
   }, plan.checkpointMs);
@@ -193,8 +198,8 @@ async function stress(o: StressFlags): Promise<void> {
   }
   tally.sampleRss();
   tally.droppedTrials = schedule.dropped;
-  const result = tally.result(stopped ? "stopped" : "done");
-  const written = out.write(result, true);
+  const result = stamp(tally.result(stopped ? "stopped" : "done"));
+  const written = out === null || out.write(result, true);
   if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else
     process.stdout.write(`${formatStress(result)}\n\nresult: ${written ? path : "NOT WRITTEN"}\n`);
@@ -238,28 +243,39 @@ export function registerStress(program: Command): void {
     .option("--shard <I/N>", "run shard I (0-based) of N of the campaign", "0/1")
     .option("--seed <n>", "campaign seed (default: random, saved)")
     .option("--watchdog <seconds>", "a machine making no progress this long has stalled", "10")
-    .option("--out <file>", "result file (default results/stress-<shard>-<time>.json)")
-    .option("--json", "print the result JSON on stdout and nothing else")
+    .option(
+      "--out <file>",
+      "result file, rewritten at each checkpoint, whatever its name; - for stdout at the end (default results/stress-<shard>-<time>.json)",
+    )
+    .option(
+      "--json",
+      "print the result JSON on stdout and nothing else; no file (no checkpoints) unless --out is given",
+    )
     .action(stress);
 
   program
     .command("merge")
     .description("combine the stress results of a campaign's shards into one, with per-cell rates")
     .argument("<files...>", "shard result files")
-    .option("--out <file>", "merged result file (default results/stress-merged-<time>.json)")
-    .option("--json", "print the merged JSON on stdout and nothing else")
+    .option(
+      "--out <file>",
+      "merged result file, whatever its name; - for stdout (default results/stress-merged-<time>.json)",
+    )
+    .option(
+      "--json",
+      "print the merged JSON on stdout and nothing else; no file unless --out is given",
+    )
     .action((files: string[], o: { out?: string; json?: boolean }) => {
       const r = mergeResults(files, command());
-      const path = o.out ?? defaultResultPath("stress", "merged", new Date());
+      let path: string | null;
       try {
-        writeJsonAtomic(path, r);
+        ({ path } = emitResult(o, r, () => defaultResultPath("stress", "merged", new Date())));
       } catch (e) {
-        throw new UsageError(
-          `--out ${path}: cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-        );
+        if (e instanceof UsageError) throw new UsageError(`--out ${e.message}`);
+        throw e;
       }
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-      else process.stdout.write(`${mergeNote(r)}\n${formatStress(r)}\n\nresult: ${path}\n`);
+      if (!jsonOnStdout(o))
+        process.stdout.write(`${mergeNote(r)}\n${formatStress(r)}\n\nresult: ${path}\n`);
       process.exitCode = r.totals.contradictions > 0 ? 1 : 0;
     });
 }

@@ -36,7 +36,7 @@ function load(path: string): StressResult {
 function identity(r: StressResult): [string, string][] {
   return [
     ["schema", String(r.schema)],
-    ["tlbrace version", r.tlbrace],
+    ["tlbrace version", typeof r.tlbrace === "string" ? r.tlbrace : String(r.tlbrace?.version)],
     ["mode", r.mode],
     ["scenarios", r.scenarios.map((s) => `${s.name}@${s.version}`).join(" ")],
     ["cells", r.cells.map((c) => `${c.scenario}/${c.kernel}`).join(" ")],

@@ -7,6 +7,7 @@ import type { Verdict } from "../../lib/scenarios/types.js";
 import { rateInterval, type RateInterval } from "../../lib/stats/intervals.js";
 import type { CpuState } from "../machine.js";
 import type { MachineInfo } from "../sysinfo.js";
+import type { Provenance } from "../results.js";
 import type { Shard } from "./plan.js";
 
 export type Mode = "widened" | "natural";
@@ -104,8 +105,11 @@ export interface RssSample {
 export interface StressResult {
   schema: 1;
   kind: "stress";
-  /** The version of tlbrace (package.json) that wrote it. */
-  tlbrace: string;
+  /**
+   * The version of tlbrace (package.json) that wrote it and, from a git checkout, its commit
+   * (docs/outputs.md). Files written before: the version alone, as a string.
+   */
+  tlbrace: Provenance | string;
   command: string;
   machine: MachineInfo;
   startedAt: string;

@@ -4,10 +4,10 @@
  * to any cell.
  */
 import { availableParallelism } from "node:os";
-import { readFileSync } from "node:fs";
 import { Layout } from "../../lib/machine/layout.js";
 import type { BatchStats } from "../machine.js";
 import { machineInfo } from "../sysinfo.js";
+import { provenance } from "../results.js";
 import type { Shard } from "./plan.js";
 import type { PreparedCell } from "./prepare.js";
 import {
@@ -23,12 +23,6 @@ import {
 } from "./result.js";
 import type { Unit } from "./schedule.js";
 
-/** The version in package.json: shards of one campaign must run the same tlbrace. */
-export function tlbraceVersion(): string {
-  const url = new URL("../../../package.json", import.meta.url);
-  return (JSON.parse(readFileSync(url, "utf8")) as { version: string }).version;
-}
-
 /** At most this many RSS samples are kept; beyond it every other one is dropped. */
 const MAX_RSS_SAMPLES = 240;
 
@@ -39,7 +33,8 @@ export class Tally {
   private readonly t0 = performance.now();
   private readonly cpu0 = process.cpuUsage();
   private readonly startedAt = new Date().toISOString();
-  private readonly version = tlbraceVersion();
+  /** tlbrace's version (shards of one campaign must run the same) and commit. */
+  private readonly version = provenance();
   droppedTrials = 0;
 
   constructor(
