@@ -162,32 +162,63 @@ export function explainText(rows: ExplainRow[], cpuNames: string[]): string {
 }
 
 const esc = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-/** The same table as SVG, for the report. */
+/**
+ * The same table as SVG, drawn as a table: a header cell per CPU, then a row per step in global
+ * order with a cell per CPU (rects with borders, the step's text in its CPU's column, kernel
+ * steps indented under the user operation), a step-number column, and the store that lost the
+ * write shaded red. A cell too narrow for its text is cut with "…" and keeps the whole text
+ * as a tooltip (<title>).
+ */
 export function explainSvg(rows: ExplainRow[], cpuNames: string[], title: string): string {
-  const colW = 430;
-  const rowH = 17;
-  const top = 56;
-  const w = 20 + colW * cpuNames.length;
-  const h = top + rowH * rows.length + 16;
+  const CH = 6.6; // width of an 11px monospace character
+  const numW = 46;
+  const colW = 490;
+  const rowH = 18;
+  const headH = 24;
+  const x0 = 10;
+  const top = 58;
+  const w = 2 * x0 + numW + colW * cpuNames.length;
+  const h = top + headH + rowH * rows.length + 14;
+  const colX = (c: number): number => x0 + numW + c * colW;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="monospace" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="monospace" font-size="11" role="img">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${w}" height="${h}" fill="white"/>`,
-    `<text x="10" y="18" font-family="sans-serif" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${x0}" y="20" font-family="sans-serif" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${x0}" y="40" font-family="sans-serif" font-size="12" fill="#444">A column per CPU, one row per step in the order the steps were taken; red: the store through a stale TLB entry (the lost write).</text>`,
+    `<g class="table">`,
+    `<rect class="th" x="${x0}" y="${top}" width="${numW}" height="${headH}" fill="#e8e8e8" stroke="#999"/>`,
+    `<text x="${x0 + numW - 6}" y="${top + 16}" text-anchor="end" font-weight="bold">#</text>`,
   ];
   cpuNames.forEach((n, c) =>
     parts.push(
-      `<text x="${10 + c * colW}" y="42" font-weight="bold">${esc(`CPU ${c} (${n})`)}</text>`,
+      `<rect class="th" x="${colX(c)}" y="${top}" width="${colW}" height="${headH}" fill="#e8e8e8" stroke="#999"/>`,
+      `<text x="${colX(c) + 6}" y="${top + 16}" font-weight="bold">${esc(`CPU ${c} (${n})`)}</text>`,
     ),
   );
   rows.forEach((r, i) => {
-    const y = top + i * rowH;
-    if (r.lost) parts.push(`<rect x="0" y="${y - 12}" width="${w}" height="${rowH}" fill="#fdd"/>`);
+    const y = top + headH + i * rowH;
+    const fill = r.lost ? "#fdd" : i % 2 === 0 ? "#fff" : "#f6f6f6";
+    const stroke = r.lost ? "#d88" : "#ccc";
     parts.push(
-      `<text x="${10 + r.cpu * colW}" y="${y}"${r.lost ? ' fill="#b00" font-weight="bold"' : ""}>${esc(r.text.trim().slice(0, 62))}</text>`,
+      `<rect class="td" x="${x0}" y="${y}" width="${numW}" height="${rowH}" fill="${fill}" stroke="${stroke}"/>`,
+      `<text x="${x0 + numW - 6}" y="${y + 13}" text-anchor="end" fill="#777">${i + 1}</text>`,
+    );
+    cpuNames.forEach((_, c) =>
+      parts.push(
+        `<rect class="td" x="${colX(c)}" y="${y}" width="${colW}" height="${rowH}" fill="${fill}" stroke="${stroke}"/>`,
+      ),
+    );
+    const indent = r.text.length - r.text.trimStart().length;
+    const text = r.text.trim() + (r.lost ? "  <== LOST WRITE" : "");
+    const room = Math.floor((colW - 12 - indent * CH) / CH);
+    const shown = text.length > room ? `${text.slice(0, room - 1)}…` : text;
+    parts.push(
+      `<text class="step" x="${(colX(r.cpu) + 6 + indent * CH).toFixed(1)}" y="${y + 13}"${r.lost ? ' fill="#b00" font-weight="bold"' : ""}>${shown !== text ? `<title>${esc(text)}</title>` : ""}${esc(shown)}</text>`,
     );
   });
-  parts.push("</svg>");
+  parts.push("</g>", "</svg>");
   return parts.join("\n");
 }
