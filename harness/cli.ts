@@ -509,14 +509,14 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine: flush, mremap, mixed, window, trials, scale");
+  .description("benchmarks of the modelled machine: flush, mremap, mixed, natural, window, trials, scale");
 bench
   .command("flush")
   .description(
     "shootdown latency to 1..N-1 targets, 1 to 512 pages, spinning and parked targets, vs a ping-pong floor",
   )
   .option("--cpus <n>", "CPUs of the machine (may exceed the cores, to show oversubscription)")
-  .option("--quick", "fewer samples (about 10 s)")
+  .option("--quick", "fewer samples per cell")
   .option(
     "--json",
     "print the result JSON on stdout and nothing else; no file unless --out is given",
