@@ -4,13 +4,17 @@
  * what was expected there. Beyond shape, it checks meaning: registers exist, every wait can be
  * signalled, kernels and named points exist, and the scenario compiles within the machine's
  * limits with its default parameters.
+ *
+ * The tables below (keys, fields, limits, name patterns) are exported: harness/schemas/ builds
+ * the JSON Schema of scenario files (schemas/scenario.schema.json) from them, so the two cannot
+ * drift. The schema checks shape for editors; this validator stays the judge of meaning.
  */
 import { KERNELS } from "../kernels/index.js";
 import { MAX_CPUS } from "../machine/layout.js";
 import { POINTS } from "../machine/points.js";
 import { parseDuration, UsageError } from "../units.js";
 import { COMPILED_OPS, compile, RESULT_LABELS, ScenarioError } from "./compile.js";
-import { type OPS, type ScenarioSpec } from "./types.js";
+import { ARCHS, type OPS, type ScenarioSpec } from "./types.js";
 
 type Json = unknown;
 
@@ -65,7 +69,7 @@ function str(c: Checker, v: Json, pattern?: RegExp, what = "a string"): string {
   return v;
 }
 
-function int(c: Checker, v: Json, min = -0x80000000, max = 0x7fffffff): number {
+function int(c: Checker, v: Json, min = INT_MIN, max = INT_MAX): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     c.fail(`an integer from ${min} to ${max}`, v);
   }
@@ -85,8 +89,69 @@ function oneOf<T extends string>(c: Checker, v: Json, options: readonly T[]): T 
   return v as T;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
-const PARAM_REF = /^\$[a-z_][a-z0-9_]*$/i;
+// No flags (spelt A-Za-z, not /i): JSON Schema patterns take the source as it is.
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const PARAM_REF = /^\$[A-Za-z_][A-Za-z0-9_]*$/;
+/** A parameter's name; "__proto__" is refused besides. */
+export const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The keys of a scenario file: required, then optional. */
+export const TOP_REQUIRED = [
+  "name",
+  "description",
+  "source",
+  "kernels",
+  "params",
+  "cpus",
+  "outcome",
+  "forbidden",
+  "lostWrite",
+  "widen",
+] as const;
+/**
+ * "$schema" lets an editor find the JSON Schema; it and "$comment" are notes for people and
+ * tools, not part of the scenario ("$schema" is dropped from the spec, so a scenario's hash and
+ * replay fingerprint do not depend on it).
+ */
+export const TOP_OPTIONAL = [
+  "expect",
+  "useAfterFree",
+  "countForbidden",
+  "arch",
+  "expectOn",
+  "archNote",
+  "window",
+  "natural",
+  "$comment",
+  "$schema",
+] as const;
+
+export const VERDICTS = ["forbidden", "clean", "either"] as const;
+export const ADVICES = ["dontneed"] as const;
+export const ACCESSES = ["read", "write"] as const;
+export const OUTCOME_KINDS = ["result", "value"] as const;
+export const PARAM_KEYS = ["description", "default", "min", "max"] as const;
+export const CPU_REQUIRED = ["name", "steps"] as const;
+export const CPU_OPTIONAL = ["init"] as const;
+export const OUTCOME_REQUIRED = ["name", "cpu", "reg", "kind"] as const;
+export const OUTCOME_OPTIONAL = ["values"] as const;
+export const LOST_WRITE_KEYS = ["cpu", "stores", "readback"] as const;
+export const WINDOW_REQUIRED = ["cpu", "open", "close", "race"] as const;
+export const WINDOW_OPTIONAL = ["aim", "why"] as const;
+export const RACE_KEYS = ["cpu", "step"] as const;
+/** The integers arguments and values may take (an Int32: the machine's words). */
+export const INT_MIN = -0x80000000;
+export const INT_MAX = 0x7fffffff;
+
+/** The most entries of each list. */
+export const LIMITS = {
+  steps: 64, // of a CPU's init, and of its steps
+  outcome: 8,
+  values: 11, // of a "value" outcome field
+  forbidden: 16,
+  lostWrite: 4,
+  stores: 6, // of a lostWrite check
+} as const;
 
 function arg(c: Checker, v: Json, params: Set<string>): number | string {
   if (typeof v === "number") return int(c, v);
@@ -98,12 +163,12 @@ function arg(c: Checker, v: Json, params: Set<string>): number | string {
   return c.fail('a number or "$param"', v);
 }
 
-const REGIONS = ["X", "Y"] as const;
+export const REGIONS = ["X", "Y"] as const;
 
-type FieldKind = "region" | "arg" | "reg" | "flag" | "advice" | "access" | "bool";
+export type FieldKind = "region" | "arg" | "reg" | "flag" | "advice" | "access" | "bool";
 
 /** The fields each op requires, and how to check them. */
-const STEP_FIELDS: Record<(typeof OPS)[number], Record<string, FieldKind>> = {
+export const STEP_FIELDS: Record<(typeof OPS)[number], Record<string, FieldKind>> = {
   mmap: { at: "region", pages: "arg" },
   mmap_anon: { at: "region", pages: "arg" },
   mmap_thp: { at: "region", pages: "arg" },
@@ -125,7 +190,9 @@ const STEP_FIELDS: Record<(typeof OPS)[number], Record<string, FieldKind>> = {
 };
 
 /** The fields an op may leave out, checked as above when present (defaults: see compile.ts). */
-const STEP_OPTIONAL_FIELDS: Partial<Record<(typeof OPS)[number], Record<string, FieldKind>>> = {
+export const STEP_OPTIONAL_FIELDS: Partial<
+  Record<(typeof OPS)[number], Record<string, FieldKind>>
+> = {
   mmap: { populate: "bool" },
   mmap_anon: { populate: "bool" },
   touch: { page: "arg", value: "arg" },
@@ -134,33 +201,8 @@ const STEP_OPTIONAL_FIELDS: Partial<Record<(typeof OPS)[number], Record<string, 
 
 export function validateScenario(input: Json): ScenarioSpec {
   const top = new Checker("");
-  const o = obj(
-    top,
-    input,
-    [
-      "name",
-      "description",
-      "source",
-      "kernels",
-      "params",
-      "cpus",
-      "outcome",
-      "forbidden",
-      "lostWrite",
-      "widen",
-    ],
-    [
-      "expect",
-      "useAfterFree",
-      "countForbidden",
-      "arch",
-      "expectOn",
-      "archNote",
-      "window",
-      "natural",
-      "$comment",
-    ],
-  );
+  const o = obj(top, input, [...TOP_REQUIRED], [...TOP_OPTIONAL]);
+  if (o.$schema !== undefined) str(top.at("$schema"), o.$schema);
   str(top.at("name"), o.name, NAME, "a name of letters, digits, '.', '_' or '-'");
   str(top.at("description"), o.description);
   str(top.at("source"), o.source);
@@ -170,16 +212,14 @@ export function validateScenario(input: Json): ScenarioSpec {
   kernels.forEach((k, i) => oneOf(top.at("kernels").at(i), k, kernelNames));
   if (o.expect !== undefined) {
     const e = obj(top.at("expect"), o.expect, [], kernelNames);
-    for (const [k, v] of Object.entries(e))
-      oneOf(top.at("expect").at(k), v, ["forbidden", "clean", "either"] as const);
+    for (const [k, v] of Object.entries(e)) oneOf(top.at("expect").at(k), v, VERDICTS);
   }
-  if (o.arch !== undefined) oneOf(top.at("arch"), o.arch, ["x86", "arm64"] as const);
+  if (o.arch !== undefined) oneOf(top.at("arch"), o.arch, ARCHS);
   if (o.expectOn !== undefined) {
-    const on = obj(top.at("expectOn"), o.expectOn, [], ["x86", "arm64"]);
+    const on = obj(top.at("expectOn"), o.expectOn, [], [...ARCHS]);
     for (const [a, m] of Object.entries(on)) {
       const e = obj(top.at("expectOn").at(a), m, [], kernelNames);
-      for (const [k, v] of Object.entries(e))
-        oneOf(top.at("expectOn").at(a).at(k), v, ["forbidden", "clean", "either"] as const);
+      for (const [k, v] of Object.entries(e)) oneOf(top.at("expectOn").at(a).at(k), v, VERDICTS);
     }
   }
   if (o.archNote !== undefined) str(top.at("archNote"), o.archNote);
@@ -192,9 +232,9 @@ export function validateScenario(input: Json): ScenarioSpec {
   const p = obj(top.at("params"), o.params, [], "any");
   for (const [name, spec] of Object.entries(p)) {
     const c = top.at("params").at(name);
-    if (!/^[a-z_][a-z0-9_]*$/i.test(name) || name === "__proto__")
+    if (!PARAM_NAME.test(name) || name === "__proto__")
       c.fail("a parameter name of letters, digits and '_' (not __proto__)", name);
-    const ps = obj(c, spec, ["description", "default", "min", "max"]);
+    const ps = obj(c, spec, [...PARAM_KEYS]);
     str(c.at("description"), ps.description);
     const min = int(c.at("min"), ps.min, 0);
     int(c.at("default"), ps.default, min);
@@ -212,11 +252,11 @@ export function validateScenario(input: Json): ScenarioSpec {
   const waits: [Checker, string][] = [];
   cpus.forEach((cpu, ci) => {
     const c = top.at("cpus").at(ci);
-    const co = obj(c, cpu, ["name", "steps"], ["init"]);
+    const co = obj(c, cpu, [...CPU_REQUIRED], [...CPU_OPTIONAL]);
     str(c.at("name"), co.name);
     for (const part of ["init", "steps"] as const) {
       if (co[part] === undefined) continue;
-      arr(c.at(part), co[part], 64).forEach((step, si) => {
+      arr(c.at(part), co[part], LIMITS.steps).forEach((step, si) => {
         const sc: Checker = c.at(part).at(si);
         if (!isObj(step)) sc.fail("a step object", step);
         const op = oneOf(sc.at("op"), step.op, COMPILED_OPS);
@@ -229,8 +269,8 @@ export function validateScenario(input: Json): ScenarioSpec {
           const v = step[f];
           if (kind === "region") oneOf(fc, v, REGIONS);
           else if (kind === "arg") arg(fc, v, params);
-          else if (kind === "advice") oneOf(fc, v, ["dontneed"] as const);
-          else if (kind === "access") oneOf(fc, v, ["read", "write"] as const);
+          else if (kind === "advice") oneOf(fc, v, ADVICES);
+          else if (kind === "access") oneOf(fc, v, ACCESSES);
           else if (kind === "bool") {
             if (typeof v !== "boolean") fc.fail("true or false", v);
           } else if (kind === "reg") regs[ci]?.add(str(fc, v, NAME, "a register name"));
@@ -266,18 +306,18 @@ export function validateScenario(input: Json): ScenarioSpec {
   };
   /** Outcome field name -> the labels it can take. */
   const fields = new Map<string, string[]>();
-  arr(top.at("outcome"), o.outcome, 8).forEach((f, i) => {
+  arr(top.at("outcome"), o.outcome, LIMITS.outcome).forEach((f, i) => {
     const c = top.at("outcome").at(i);
-    const fo = obj(c, f, ["name", "cpu", "reg", "kind"], ["values"]);
+    const fo = obj(c, f, [...OUTCOME_REQUIRED], [...OUTCOME_OPTIONAL]);
     const name = str(c.at("name"), fo.name, NAME, "a field name");
     if (fields.has(name)) c.at("name").fail("a field name not used before", name);
     const cpu = int(c.at("cpu"), fo.cpu, 0);
     if (cpu >= cpus.length) c.at("cpu").fail(`a CPU of this scenario (0..${cpus.length - 1})`, cpu);
     regOf(c.at("reg"), cpu, fo.reg);
-    const kind = oneOf(c.at("kind"), fo.kind, ["result", "value"] as const);
+    const kind = oneOf(c.at("kind"), fo.kind, OUTCOME_KINDS);
     if (kind === "value") {
       const values: number[] = [];
-      arr(c.at("values"), fo.values, 11).forEach((v, j) => {
+      arr(c.at("values"), fo.values, LIMITS.values).forEach((v, j) => {
         const n = int(c.at("values").at(j), v);
         if (values.includes(n)) c.at("values").at(j).fail("a value not listed before", v);
         values.push(n);
@@ -287,7 +327,7 @@ export function validateScenario(input: Json): ScenarioSpec {
       c.at("values").fail('nothing (only "value" fields list values)', fo.values);
     else fields.set(name, RESULT_LABELS);
   });
-  arr(top.at("forbidden"), o.forbidden, 16).forEach((fb, i) => {
+  arr(top.at("forbidden"), o.forbidden, LIMITS.forbidden).forEach((fb, i) => {
     const c: Checker = top.at("forbidden").at(i);
     if (!isObj(fb)) c.fail("an object of field name -> label", fb);
     for (const [k, v] of Object.entries(fb)) {
@@ -298,11 +338,13 @@ export function validateScenario(input: Json): ScenarioSpec {
         kc.fail(`one of ${labels.join(", ")}`, v);
     }
   });
-  arr(top.at("lostWrite"), o.lostWrite, 4).forEach((lw, i) => {
+  arr(top.at("lostWrite"), o.lostWrite, LIMITS.lostWrite).forEach((lw, i) => {
     const c = top.at("lostWrite").at(i);
-    const l = obj(c, lw, ["cpu", "stores", "readback"]);
+    const l = obj(c, lw, [...LOST_WRITE_KEYS]);
     const cpu = int(c.at("cpu"), l.cpu, 0, cpus.length - 1);
-    arr(c.at("stores"), l.stores, 6).forEach((s, j) => regOf(c.at("stores").at(j), cpu, s));
+    arr(c.at("stores"), l.stores, LIMITS.stores).forEach((s, j) =>
+      regOf(c.at("stores").at(j), cpu, s),
+    );
     regOf(c.at("readback"), cpu, l.readback);
   });
   const w = obj(top.at("widen"), o.widen, [], [...POINTS]);
@@ -320,7 +362,7 @@ export function validateScenario(input: Json): ScenarioSpec {
 
   if (o.window !== undefined) {
     const c = top.at("window");
-    const wo = obj(c, o.window, ["cpu", "open", "close", "race"], ["aim", "why"]);
+    const wo = obj(c, o.window, [...WINDOW_REQUIRED], [...WINDOW_OPTIONAL]);
     const cpuOf = (cc: Checker, v: Json): number => {
       const n = int(cc, v, 0);
       if (n >= cpus.length) cc.fail(`a CPU of this scenario (0..${cpus.length - 1})`, n);
@@ -329,7 +371,7 @@ export function validateScenario(input: Json): ScenarioSpec {
     const wcpu = cpuOf(c.at("cpu"), wo.cpu);
     oneOf(c.at("open"), wo.open, POINTS);
     oneOf(c.at("close"), wo.close, POINTS);
-    const ro = obj(c.at("race"), wo.race, ["cpu", "step"]);
+    const ro = obj(c.at("race"), wo.race, [...RACE_KEYS]);
     const rcpu = cpuOf(c.at("race").at("cpu"), ro.cpu);
     if (rcpu === wcpu) c.at("race").at("cpu").fail(`another CPU than the window's (${wcpu})`, rcpu);
     const steps = (cpus[rcpu] as { steps: Json[] }).steps.length;
@@ -342,7 +384,8 @@ export function validateScenario(input: Json): ScenarioSpec {
     for (const [k, v] of Object.entries(n)) int(top.at("natural").at(k), v, 0);
   }
 
-  const spec = input as ScenarioSpec;
+  const spec = input as ScenarioSpec & { $schema?: unknown };
+  delete spec.$schema; // an editor's pointer to the schema, not part of the scenario
   spec.cpus.forEach((c) => (c.init ??= []));
   try {
     compile(spec, {});
