@@ -472,7 +472,7 @@ program
 program
   .command("smoke")
   .description(
-    "CI smoke test: with each window widened, buggy kernels lose writes and fixed ones fault instead",
+    "CI smoke test: with each window widened, buggy kernels show the race and fixed ones do not, with faults or racing steps in the window as proof",
   )
   .option("--trials <n>", "trials on each fixed kernel", "5000")
   .option("--buggy-trials <n>", "trials on each buggy kernel", "2000")
@@ -509,7 +509,9 @@ program
 
 const bench = program
   .command("bench")
-  .description("benchmarks of the modelled machine: flush, mremap, mixed, natural, window, trials, scale");
+  .description(
+    "benchmarks of the modelled machine: flush, mremap, mixed, natural, window, trials, scale",
+  );
 bench
   .command("flush")
   .description(

@@ -291,6 +291,7 @@ const smoke = obj<SmokeOutput>()(
         trials: count(),
         forbidden: count(),
         faults: count(),
+        inWindow: count(),
         ok: bool(),
         expectation: text(),
       }),
