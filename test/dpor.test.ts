@@ -5,7 +5,7 @@
  */
 import test from "ava";
 import fc from "fast-check";
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,8 +25,37 @@ import {
 
 const CLI = fileURLToPath(new URL("../harness/cli.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tlbrace-dpor-"));
-const cli = (args: string[]) =>
-  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 170_000 });
+interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+/**
+ * The CLI in a child process, without blocking this one: the explorations below run one CPU at a
+ * time each, so two of them share the machine's cores instead of waiting for each other.
+ */
+const cli = (args: string[]): Promise<CliResult> =>
+  new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: "utf8", timeout: 170_000, maxBuffer: 64 * 2 ** 20 },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
+        const status = e === null ? 0 : typeof e.code === "number" ? e.code : null;
+        resolve({
+          status,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+          ...(e !== null && status === null ? { error: e } : {}),
+        });
+      },
+    );
+  });
 
 const fp = (entries: [number, boolean][], all = false): Footprint => {
   const sorted = [...entries].sort((a, b) => a[0] - b[0]);
@@ -256,9 +285,9 @@ test("dpor runs each order of two conflicting writes, not every interleaving", (
 
 // --- on the modelled machine ---
 
-test("explore --strategy dpor finds the seed's lost write on v4.9-rc4, and its token replays", (t) => {
+test("explore --strategy dpor finds the seed's lost write on v4.9-rc4, and its token replays", async (t) => {
   const out = join(dir, "dpor-bug.json");
-  const r = cli([
+  const r = await cli([
     "explore",
     "mremap-mkclean",
     "--kernel",
@@ -276,8 +305,10 @@ test("explore --strategy dpor finds the seed's lost write on v4.9-rc4, and its t
   t.truthy(res.violation);
   const token = (res.violation as NonNullable<ExploreResult["violation"]>).token;
   t.is(decodeToken(token).f, 1, "the token says the schedule was made under the footprint rule");
-  const a = cli(["replay", token, "--json"]);
-  const b = cli(["replay", token, "--json"]);
+  const [a, b] = await Promise.all([
+    cli(["replay", token, "--json"]),
+    cli(["replay", token, "--json"]),
+  ]);
   t.is(a.status, 0, a.stderr);
   t.is(a.stdout, b.stdout);
   const replayed = JSON.parse(a.stdout) as { lostWrites: number; trace: unknown };
@@ -285,28 +316,21 @@ test("explore --strategy dpor finds the seed's lost write on v4.9-rc4, and its t
   t.deepEqual(replayed.trace, res.violation?.trace);
 });
 
-test("dpor covers every outcome that dfs reaches, and verifies the fix on zap-mkclean-rmap", (t) => {
+test("dpor covers every outcome that dfs reaches, and verifies the fix on zap-mkclean-rmap", async (t) => {
   const dOut = join(dir, "dpor-fixed.json");
   const fOut = join(dir, "dfs-fixed.json");
-  const d = cli([
-    "explore",
-    "zap-mkclean-rmap",
-    "--kernel",
-    "5df397dec7c4",
-    "--strategy",
-    "dpor",
-    "--out",
-    dOut,
-  ]);
-  const f = cli([
-    "explore",
-    "zap-mkclean-rmap",
-    "--kernel",
-    "5df397dec7c4",
-    "--bound",
-    "2",
-    "--out",
-    fOut,
+  const [d, f] = await Promise.all([
+    cli([
+      "explore",
+      "zap-mkclean-rmap",
+      "--kernel",
+      "5df397dec7c4",
+      "--strategy",
+      "dpor",
+      "--out",
+      dOut,
+    ]),
+    cli(["explore", "zap-mkclean-rmap", "--kernel", "5df397dec7c4", "--bound", "2", "--out", fOut]),
   ]);
   // On failure, say why in full: the exit code, a signal or spawn timeout, and the end of both
   // streams (one failure of this test, seen once, left no more than a stage line behind).
