@@ -45,11 +45,13 @@ test.serial(
   },
 );
 
-test.serial("5d1904204c99 loses no write in 100,000 trials with the window widened", async (t) => {
-  const r = await runScenario(opts({ kernels: ["5d1904204c99"], trials: 100_000, delays: WIDEN }));
-  t.is(r.runs[0]?.trials, 100_000);
+// 30,000 here to keep CI under 10 minutes; the 100,000-trial run is the reference
+// results/reference/acceptance-fixed-100k.json.
+test.serial("5d1904204c99 loses no write in 30,000 trials with the window widened", async (t) => {
+  const r = await runScenario(opts({ kernels: ["5d1904204c99"], trials: 30_000, delays: WIDEN }));
+  t.is(r.runs[0]?.trials, 30_000);
   t.is(r.runs[0]?.lostWrites, 0);
-  t.true((r.runs[0]?.faults ?? 0) > 10_000, "the window was exercised: write 2 faulted");
+  t.true((r.runs[0]?.faults ?? 0) > 3_000, "the window was exercised: write 2 faulted");
 });
 
 test.serial("5d1904204c99 loses no write in 1,000,000 trials at natural timing", async (t) => {
