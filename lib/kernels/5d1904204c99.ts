@@ -31,6 +31,9 @@ import {
   pte_mksoft_dirty,
   pte_none,
   pte_offset_map,
+  ptep_get,
+  ptep_get_and_clear,
+  set_pte_at,
   pte_present,
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
@@ -77,24 +80,25 @@ export function move_ptes(
   // The tables the PMDs point at: neither moves while mmap_sem is held for write.
   const old_pmdval = Atomics.load(mem, old_pmd);
   const new_pmdval = Atomics.load(mem, new_pmd);
+  let old_pte = pte_offset_map(L, old_pmdval, old_addr);
+  let new_pte = pte_offset_map(L, new_pmdval, new_addr);
   const old_ptl = pte_lockptr(L, old_pmdval);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmdval);
   if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
   cpu.point(P_MOVE_PTES_LOCKED);
-  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
-    const old_pte = pte_offset_map(L, old_pmdval, old_addr);
-    if (pte_none(Atomics.load(mem, old_pte))) continue;
+  for (; old_addr < old_end; old_pte++, old_addr += PAGE_SIZE, new_pte++, new_addr += PAGE_SIZE) {
+    if (pte_none(ptep_get(mem, old_pte))) continue;
     // We are remapping a dirty PTE, make sure to flush TLB before we drop the PTL for the old
     // PTE or we may race with page_mkclean().
-    const cur = Atomics.load(mem, old_pte);
+    const cur = ptep_get(mem, old_pte);
     if (pte_present(cur) && pte_dirty(cur)) force_flush = true;
     // The window: a CPU with a writable, still clean entry can set D right here.
     cpu.point(P_MOVE_PTES_BEFORE_CLEAR);
-    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    let pte = ptep_get_and_clear(mem, old_pte);
     // move_pte() is the identity on x86
     pte = pte_mksoft_dirty(pte); // move_soft_dirty_pte()
-    Atomics.store(mem, pte_offset_map(L, new_pmdval, new_addr), pte); // set_pte_at()
+    set_pte_at(mem, new_pte, pte);
   }
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
   // Old PTL still held: page_mkclean() cannot look at the old address until this is done.

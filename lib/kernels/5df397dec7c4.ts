@@ -16,7 +16,15 @@
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
 import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
-import { pte_dirty, pte_lockptr, pte_offset_map, pte_pfn } from "../mmu/pgtable.js";
+import {
+  pte_dirty,
+  pte_lockptr,
+  pte_offset_map,
+  pte_pfn,
+  pte_none,
+  ptep_get,
+  ptep_get_and_clear,
+} from "../mmu/pgtable.js";
 import { zap_pte_special } from "../mm/memory.js";
 import { PageAnon } from "../mm/page_flags.js";
 import { set_page_dirty } from "../mm/page-writeback.js";
@@ -50,12 +58,13 @@ export function zap_pte_range(
     // again:
     spin_lock(cpu, ptl);
     flush_tlb_batched_pending(cpu); // 3ea277194daa
-    for (; addr !== end; addr += PAGE_SIZE) {
-      const ptep = pte_offset_map(cpu.L, pmd, addr);
-      let ptent = Atomics.load(mem, ptep);
+    let ptep = pte_offset_map(cpu.L, pmd, addr); // pte_offset_map_lock(), then pte++
+    for (; addr !== end; ptep++, addr += PAGE_SIZE) {
+      let ptent = ptep_get(mem, ptep);
+      if (pte_none(ptent)) continue;
       if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);
-      ptent = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
+      ptent = ptep_get_and_clear(mem, ptep); // ptep_get_and_clear_full()
       tlb_remove_tlb_entry(tlb, addr);
       let delay_rmap = false;
       if (!PageAnon(cpu, page) && pte_dirty(ptent)) {

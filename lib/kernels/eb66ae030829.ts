@@ -25,6 +25,9 @@ import {
   pte_mksoft_dirty,
   pte_none,
   pte_offset_map,
+  ptep_get,
+  ptep_get_and_clear,
+  set_pte_at,
   pte_present,
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
@@ -62,6 +65,8 @@ export function move_ptes(
   // The tables the PMDs point at: neither moves while mmap_sem is held for write.
   const old_pmdval = Atomics.load(mem, old_pmd);
   const new_pmdval = Atomics.load(mem, new_pmd);
+  let old_pte = pte_offset_map(L, old_pmdval, old_addr);
+  let new_pte = pte_offset_map(L, new_pmdval, new_addr);
   const old_ptl = pte_lockptr(L, old_pmdval);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmdval);
@@ -69,18 +74,17 @@ export function move_ptes(
   // 3ea277194daa: reclaim may have cleared a PTE here and deferred its flush (PTLs held).
   flush_tlb_batched_pending(cpu);
   cpu.point(P_MOVE_PTES_LOCKED);
-  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
-    const old_pte = pte_offset_map(L, old_pmdval, old_addr);
-    if (pte_none(Atomics.load(mem, old_pte))) continue;
+  for (; old_addr < old_end; old_pte++, old_addr += PAGE_SIZE, new_pte++, new_addr += PAGE_SIZE) {
+    if (pte_none(ptep_get(mem, old_pte))) continue;
     cpu.point(P_MOVE_PTES_BEFORE_CLEAR);
-    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+    let pte = ptep_get_and_clear(mem, old_pte);
     // If we are remapping a valid PTE, make sure to flush TLB before we drop the PTL for the
     // PTE. NOTE! Both old and new PTL matter: the old one for racing with page_mkclean(), the
     // new one to make sure the physical page stays valid until the TLB entry for the old
     // mapping has been flushed.
     if (pte_present(pte)) force_flush = true;
     pte = pte_mksoft_dirty(pte); // move_pte() is the identity on x86; move_soft_dirty_pte()
-    Atomics.store(mem, pte_offset_map(L, new_pmdval, new_addr), pte); // set_pte_at()
+    set_pte_at(mem, new_pte, pte);
   }
   if (force_flush) flush_tlb_range(cpu, old_end - len, old_end);
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);

@@ -23,6 +23,9 @@ import {
   pte_mksoft_dirty,
   pte_none,
   pte_offset_map,
+  ptep_get,
+  ptep_get_and_clear,
+  set_pte_at,
 } from "../mmu/pgtable.js";
 import { flush_tlb_range } from "../mmu/shootdown.js";
 import {
@@ -59,18 +62,19 @@ function move_ptes(
   // The tables the PMDs point at: neither moves while mmap_sem is held for write.
   const old_pmdval = Atomics.load(mem, old_pmd);
   const new_pmdval = Atomics.load(mem, new_pmd);
+  let old_pte = pte_offset_map(L, old_pmdval, old_addr);
+  let new_pte = pte_offset_map(L, new_pmdval, new_addr);
   const old_ptl = pte_lockptr(L, old_pmdval);
   spin_lock(cpu, old_ptl);
   const new_ptl = pte_lockptr(L, new_pmdval);
   if (new_ptl !== old_ptl) spin_lock(cpu, new_ptl);
   cpu.point(P_MOVE_PTES_LOCKED);
-  for (; old_addr < old_end; old_addr += PAGE_SIZE, new_addr += PAGE_SIZE) {
-    const old_pte = pte_offset_map(L, old_pmdval, old_addr);
-    if (pte_none(Atomics.load(mem, old_pte))) continue;
-    let pte = Atomics.exchange(mem, old_pte, 0); // ptep_get_and_clear()
+  for (; old_addr < old_end; old_pte++, old_addr += PAGE_SIZE, new_pte++, new_addr += PAGE_SIZE) {
+    if (pte_none(ptep_get(mem, old_pte))) continue;
+    let pte = ptep_get_and_clear(mem, old_pte);
     // move_pte() is the identity on x86
     pte = pte_mksoft_dirty(pte); // move_soft_dirty_pte()
-    Atomics.store(mem, pte_offset_map(L, new_pmdval, new_addr), pte); // set_pte_at()
+    set_pte_at(mem, new_pte, pte);
   }
   if (new_ptl !== old_ptl) spin_unlock(cpu, new_ptl);
   spin_unlock(cpu, old_ptl); // pte_unmap_unlock(): the old PTE is gone, its TLB entries are not

@@ -31,6 +31,8 @@ import {
   pte_mkyoung,
   pte_none,
   pte_offset_map,
+  ptep_get,
+  ptep_get_and_clear,
   pmd_populate,
   pte_pfn,
   pte_present,
@@ -168,12 +170,13 @@ export function zap_pte_range(
     // 3ea277194daa (v4.13): reclaim may have cleared a PTE here and deferred its flush; a
     // no-op before that commit (cpu.kernel.flushBatchedPending) and on arm64.
     flush_tlb_batched_pending(cpu);
-    for (; addr !== end; addr += PAGE_SIZE) {
-      const ptep = pte_offset_map(cpu.L, pmd, addr);
-      let ptent = Atomics.load(mem, ptep);
+    let ptep = pte_offset_map(cpu.L, pmd, addr); // pte_offset_map_lock(), then pte++
+    for (; addr !== end; ptep++, addr += PAGE_SIZE) {
+      let ptent = ptep_get(mem, ptep);
+      if (pte_none(ptent)) continue;
       if (zap_pte_special(cpu, tlb, ptep, addr, ptent)) continue;
       const page = pte_pfn(ptent);
-      ptent = Atomics.exchange(mem, ptep, 0); // ptep_get_and_clear_full()
+      ptent = ptep_get_and_clear(mem, ptep); // ptep_get_and_clear_full()
       tlb_remove_tlb_entry(tlb, addr);
       if (!PageAnon(cpu, page) && pte_dirty(ptent)) {
         force_flush = true;

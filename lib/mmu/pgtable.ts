@@ -40,6 +40,28 @@ export const pte_is_swap = (pte: number): boolean => pte !== 0 && (pte & _PAGE_P
 export const swp_entry_to_pte = (slot: number): number => (slot + 1) << PAGE_SHIFT;
 export const pte_to_swp_slot = (pte: number): number => (pte >>> PAGE_SHIFT) - 1;
 
+/**
+ * PTE accesses as the kernel makes them on x86-64 (arch/x86/include/asm/pgtable_64.h, v4.9): a
+ * PTE is read with a plain load (`*ptep`, later ptep_get()) and written with a plain store
+ * (native_set_pte(): `*ptep = pte`); only ptep_get_and_clear() is a locked instruction
+ * (native_ptep_get_and_clear(): `xchg(&xp->pte, 0)` under CONFIG_SMP). The model makes the same
+ * choice, and it matters for cost as well as fidelity: an Atomics call is a V8 builtin call of
+ * about 10 ns, a plain typed-array access about 1 ns, and a loop over 512 PTEs that paid three
+ * Atomics calls per entry made a PTE move several times dearer than the kernel's, against a
+ * shootdown (docs/kernels.md, "bench mremap against the June 2018 linux-mm thread").
+ * A plain read is used only where the kernel's read is plain and a fresh value is guaranteed by
+ * what comes before it (a lock taken, an Atomics call in the same loop); the hardware walker
+ * (lib/mmu/walker.ts) and every lockless re-check keep Atomics.load.
+ */
+export const ptep_get = (mem: Int32Array, ptep: number): number => mem[ptep] as number;
+/** set_pte_at() -> native_set_pte(): a plain store. */
+export function set_pte_at(mem: Int32Array, ptep: number, pte: number): void {
+  mem[ptep] = pte;
+}
+/** ptep_get_and_clear() -> native_ptep_get_and_clear(): xchg, atomic against the MMU's A/D updates. */
+export const ptep_get_and_clear = (mem: Int32Array, ptep: number): number =>
+  Atomics.exchange(mem, ptep, 0);
+
 export const pte_none = (pte: number): boolean => pte === 0;
 export const pte_present = (pte: number): boolean => (pte & _PAGE_PRESENT) !== 0;
 export const pte_dirty = (pte: number): boolean => (pte & _PAGE_DIRTY) !== 0;
