@@ -131,7 +131,12 @@ export class Cpu extends Waiter {
     mem[this.self + CPU_POINT] = id;
     if (id === this.winOpen) window_open(this);
     else if (id === this.winClose) window_close(this);
-    if (Atomics.load(mem, this.self + CPU_IPI_PENDING) !== 0) this.serviceIpis(); // see poll()
+    // An interrupt window. A plain read, unlike poll()'s: a point is straight-line kernel code,
+    // never a wait loop of its own (waits go through relax(), whose read stays atomic), and the
+    // paths around it make Atomics calls, which V8 cannot move a load across. A point inside
+    // move_ptes() runs once per moved PTE, where the kernel takes interrupts for free, and an
+    // Atomics.load (a ~10 ns builtin call) there was a quarter of a moved PTE's cost in the model.
+    if (mem[this.self + CPU_IPI_PENDING] !== 0) this.serviceIpis();
     const ms = this.delayMs[id] as number;
     if (ms !== 0) this.delay(ms, id);
   }
