@@ -73,7 +73,7 @@ test("report: every kind in the reference results gets one section, in HTML tabl
     // The run section: the latest run by startedAt, its verdicts.
     const run = section(r.html, "run");
     t.regex(run, /run-mremap-mkclean-1024p-20k-uniform\.json/);
-    t.regex(run, /v4\.9-rc4: 5,513 lost in 20,000 trials/);
+    t.regex(run, /v4\.9-rc4: 1,634 lost in 20,000 trials/);
     t.regex(run, /<td class="ok">ok<\/td>/);
     // The exploration's schedule is drawn once, as the explain table; not again as text.
     const ex = section(r.html, "explore");
