@@ -171,7 +171,7 @@ export function registerExplore(
         });
         progress.done();
         const { path } = emitResult(o, r, () =>
-          defaultResultPath("explore", `${s.name}-${kernel}`, new Date(Date.now() - r.elapsedMs)),
+          defaultResultPath("explore", `${s.name}-${kernel}`, new Date(r.startedAt)),
         );
         if (!jsonOnStdout(o)) process.stdout.write(`${formatExplore(r, s)}\n\nresult: ${path}\n`);
         if (r.violation !== null) process.exitCode = 1;

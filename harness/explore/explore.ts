@@ -62,6 +62,8 @@ export interface ExploreResult {
   kind: "explore";
   command: string;
   machine: MachineInfo;
+  /** When the exploration started (ISO 8601); absent in results written before it was kept. */
+  startedAt: string;
   scenario: string;
   kernel: string;
   commit: string;
@@ -148,6 +150,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   let sleepBlocked: number | undefined;
   let races: number | undefined;
   const n = s.cpus.length;
+  const startedAt = new Date().toISOString();
   const t0 = performance.now();
   let schedules = 0;
   let maxSteps = 0;
@@ -258,6 +261,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
     kind: "explore",
     command: o.command,
     machine: machineInfo(),
+    startedAt,
     scenario: s.name,
     kernel: kernel.name,
     commit: kernel.commit,

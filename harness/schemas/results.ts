@@ -448,6 +448,7 @@ const explore = obj<Omit<ExploreResult, "tlbrace">>()(
     kind: lit("explore"),
     command: text(),
     machine,
+    startedAt: older(isoDate()),
     scenario: scenarioName(),
     kernel: kernel(),
     commit: text(),
