@@ -25,10 +25,11 @@ function referenceCopy(): string {
   const dir = tempDir();
   for (const f of readdirSync(REF).filter((n) => n.endsWith(".json")))
     copyFileSync(join(REF, f), join(dir, f));
-  // Explorations record no startedAt: the report falls back to the file time. Make the one
-  // with a violation the latest.
-  utimesSync(join(dir, "explore-mremap-mkclean-5d1904204c99.json"), 1e9, 1e9);
-  utimesSync(join(dir, "explore-mremap-mkclean-v4.9-rc4.json"), 2e9, 2e9);
+  // The CVE-2022-41222 explorations record no startedAt (written before it was kept): the
+  // report falls back to their file time, which a copy makes "now". Make them old, so that the
+  // latest exploration is the seed's on v4.9-rc4, by its startedAt (it ran after 5d1904204c99's).
+  for (const k of ["9f132f7e1455", "97113eb39fa7"])
+    utimesSync(join(dir, `explore-mremap-pmd-migrate-uaf-${k}.json`), 1e9, 1e9);
   return dir;
 }
 
@@ -107,14 +108,15 @@ test("report: the latest result of a kind is the one that started last, not the 
     // 2-CPU one (02:57:06).
     copyFileSync(join(REF, "bench-flush.json"), join(dir, "bench-flush-zzz.json"));
     copyFileSync(join(REF, "bench-flush-4cpus.json"), join(dir, "bench-flush-aaa.json"));
-    // No startedAt: the time in the file name (as the commands name their files) decides.
+    // No startedAt (results written before it was kept): the time in the file name (as the
+    // commands name their files) decides.
     copyFileSync(
-      join(REF, "explore-mremap-mkclean-v4.9-rc4.json"),
-      join(dir, "explore-mremap-mkclean-v4.9-rc4-2026-03-01T00-00-00-000Z.json"),
+      join(REF, "explore-mremap-pmd-migrate-uaf-9f132f7e1455.json"),
+      join(dir, "explore-mremap-pmd-migrate-uaf-9f132f7e1455-2026-03-01T00-00-00-000Z.json"),
     );
     copyFileSync(
-      join(REF, "explore-mremap-mkclean-5d1904204c99.json"),
-      join(dir, "explore-mremap-mkclean-5d1904204c99-2026-02-01T00-00-00-000Z.json"),
+      join(REF, "explore-mremap-pmd-migrate-uaf-97113eb39fa7.json"),
+      join(dir, "explore-mremap-pmd-migrate-uaf-97113eb39fa7-2026-02-01T00-00-00-000Z.json"),
     );
     const r = buildReport(dir);
     t.is(r.sections, 2);
@@ -123,7 +125,7 @@ test("report: the latest result of a kind is the one that started last, not the 
     t.regex(section(r.html, "bench-flush"), /4 CPUs/);
     t.regex(section(r.html, "bench-flush"), /1 older result of this kind/);
     const ex = r.shown.find((s) => s.kind === "explore");
-    t.regex(ex?.file ?? "", /v4\.9-rc4-2026-03-01/);
+    t.regex(ex?.file ?? "", /9f132f7e1455-2026-03-01/);
     t.regex(section(r.html, "explore"), /2026-03-01 00:00:00 UTC \(from the file name/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
