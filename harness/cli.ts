@@ -5,7 +5,7 @@
  * input; 3 the watchdog stopped a stuck run; 4 a CPU of the model threw (a bug in the model).
  * Where results go (--out, --json, --out -): harness/results.ts and docs/outputs.md.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, Help, Option } from "commander";
 import { KERNEL_ALIASES, KERNELS } from "../lib/kernels/index.js";
 import { ARCHS, type Arch } from "../lib/scenarios/types.js";
 import { POINTS } from "../lib/machine/points.js";
@@ -146,7 +146,17 @@ program
   )
   .version(TLBRACE_VERSION, "-V, --version", "print the version of tlbrace")
   .exitOverride()
-  .configureOutput({ outputError: () => undefined });
+  .configureOutput({ outputError: () => undefined })
+  .configureHelp({
+    // A repeatable option starts from []: its description says what none means, so the help
+    // says nothing rather than "(default: [])". Subcommands inherit this.
+    optionDescription(this: Help, option: Option): string {
+      const text = Help.prototype.optionDescription.call(this, option);
+      return Array.isArray(option.defaultValue) && option.defaultValue.length === 0
+        ? text.replace(/ ?\(default: \[\]\)$/, "")
+        : text;
+    },
+  });
 
 program
   .command("list")
