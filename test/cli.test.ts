@@ -104,3 +104,12 @@ test("list names every scenario, kernel with its commit, and point", (t) => {
   t.regex(r.stdout, /5d1904204c99/);
   t.regex(r.stdout, /move_ptes:unlocked/);
 });
+
+test("--help: a repeatable option says what none means, not '(default: [])'", (t) => {
+  for (const cmd of [["list"], ["run"], ["matrix"], ["stress"]]) {
+    const r = tlbrace(...cmd, "--help");
+    t.is(r.status, 0, cmd.join(" "));
+    t.regex(r.stdout, /repeatable/, `${cmd.join(" ")} has a repeatable option`);
+    t.notRegex(r.stdout, /default: \[\]/, cmd.join(" "));
+  }
+});
