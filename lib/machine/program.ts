@@ -71,7 +71,7 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
         shrink_page_list(cpu);
         break;
       case OP_MIGRATE:
-        migrate_pages(cpu);
+        migrate_pages(cpu, a);
         break;
       case OP_RECLAIM_CLUSTER:
         shrink_page_list(cpu, a);

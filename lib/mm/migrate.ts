@@ -169,17 +169,22 @@ function unmap_and_move(cpu: Cpu, page: number): boolean {
 
 /**
  * migrate_pages() over the anonymous pages in scan order (lowest frame first, as reclaim scans
- * them), each isolated first (isolate_lru_page takes a reference). Returns pages migrated.
+ * them), each isolated first (isolate_lru_page takes a reference), at most `nr_to_migrate` of
+ * them (0: all): the list move_pages() builds from its arguments, or the batch of at most
+ * COMPACT_CLUSTER_MAX pages that compaction isolates before it calls migrate_pages()
+ * (mm/compaction.c, v4.9). Returns pages migrated.
  */
-export function migrate_pages(cpu: Cpu): number {
+export function migrate_pages(cpu: Cpu, nr_to_migrate = 0): number {
   const mem = cpu.mem;
   const L = cpu.L;
   cpu.point(P_MIGRATE_PAGES_START);
   let migrated = 0;
+  let isolated = 0;
   const highWater = Atomics.load(mem, L.highWater);
   for (let pfn = ZERO_PFN + 1; pfn < highWater; pfn++) {
     if (Atomics.load(mem, L.page(pfn) + PAGE_REFCOUNT) === 0 || !PageAnon(cpu, pfn)) continue;
     if (PageSwapCache(cpu, pfn)) continue; // not modelled: see the header
+    if (nr_to_migrate !== 0 && isolated++ === nr_to_migrate) break;
     if (!get_page_unless_zero(cpu, pfn)) continue; // isolate_lru_page()
     if (unmap_and_move(cpu, pfn)) migrated++;
     put_page(cpu, pfn); // success: the last reference, the old page is freed; else putback

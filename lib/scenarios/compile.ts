@@ -199,8 +199,14 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
         return emit(OP_RECLAIM);
       case "reclaim_cluster":
         return emit(OP_RECLAIM_CLUSTER, arg(s.pages, where));
-      case "migrate":
-        return emit(OP_MIGRATE);
+      case "migrate": {
+        const n = s.pages === undefined ? 0 : arg(s.pages, where);
+        if (!Number.isInteger(n) || n < 0)
+          throw new ScenarioError(
+            `${where}.pages: expected 0 (every anonymous page) or a number of pages, got ${n}`,
+          );
+        return emit(OP_MIGRATE, n);
+      }
       case "munmap":
         return emit(OP_MUNMAP, addr(s.at, 0, where), len(s.pages, where));
       case "mremap":

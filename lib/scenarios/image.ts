@@ -53,7 +53,7 @@ export const OP_MADV_FREE = 13; // a: addr, b: len
 export const OP_RECLAIM = 14;
 export const OP_MMAP_THP = 15; // a: addr, b: len
 export const OP_RECLAIM_CLUSTER = 16; // a: pages to scan
-export const OP_MIGRATE = 18; // migrate_pages() over the anonymous pages
+export const OP_MIGRATE = 18; // migrate_pages() over the anonymous pages; a: at most this many (0: all)
 export const OP_TOUCH = 17; // a: addr of the first page, b: pages, c: 1 to write (0 read), d: value
 
 /** Register contents before the step that sets it has run. */

@@ -18,7 +18,9 @@ export type Step =
   | { op: "madvise_free"; at: Region; pages: Arg }
   | { op: "reclaim" }
   | { op: "reclaim_cluster"; pages: Arg }
-  | { op: "migrate" }
+  /** pages: at most this many pages in scan order (0 or left out: all), as move_pages() or one
+   * compaction batch takes a bounded list. */
+  | { op: "migrate"; pages?: Arg }
   | { op: "munmap"; at: Region; pages: Arg }
   | { op: "mremap"; from: Region; to: Region; pages: Arg }
   | { op: "store"; at: Region; page: Arg; value: Arg; result: string }
@@ -155,6 +157,21 @@ export interface ScenarioSpec {
    * --natural`), e.g. a mapping large enough that the move takes a while: { "pages": 1024 }.
    */
   natural?: Record<string, number>;
+  /**
+   * This scenario is a form of the catalog race named here, not a race of its own: the same
+   * race (the same CPU holds the stale entry, the same flush is missing) with a third actor's
+   * work done on one of the racing CPUs, where the kernel allows that (direct reclaim in the
+   * writing thread's context, its own move_pages() or ftruncate()). Its description says which
+   * kernel path makes it legitimate.
+   */
+  formOf?: string;
+  /**
+   * The scenario that runs this race on fewer CPUs (a form, or another race that is this one's
+   * two-CPU form), for natural-timing runs on a host with fewer cores than this scenario has
+   * CPUs: with fewer cores than CPUs, a CPU's steps wait for a core and the race's timing is the
+   * scheduler's, not the hardware's.
+   */
+  fewerCores?: string;
 }
 
 /**

@@ -122,6 +122,8 @@ export const TOP_OPTIONAL = [
   "archNote",
   "window",
   "natural",
+  "formOf",
+  "fewerCores",
   "$comment",
   "$schema",
 ] as const;
@@ -197,6 +199,7 @@ export const STEP_OPTIONAL_FIELDS: Partial<
   mmap_anon: { populate: "bool" },
   touch: { page: "arg", value: "arg" },
   fadvise: { page: "arg", pages: "arg" },
+  migrate: { pages: "arg" },
 };
 
 export function validateScenario(input: Json): ScenarioSpec {
@@ -383,6 +386,11 @@ export function validateScenario(input: Json): ScenarioSpec {
     const n = obj(top.at("natural"), o.natural, [], [...params]);
     for (const [k, v] of Object.entries(n)) int(top.at("natural").at(k), v, 0);
   }
+  // Which scenario each names is checked where the scenarios are read (harness/scenarios.ts).
+  if (o.formOf !== undefined) str(top.at("formOf"), o.formOf, NAME, "a scenario name");
+  if (o.fewerCores !== undefined) str(top.at("fewerCores"), o.fewerCores, NAME, "a scenario name");
+  if (o.formOf !== undefined && o.fewerCores !== undefined)
+    top.at("fewerCores").fail("nothing: a form (formOf) has no form of its own", o.fewerCores);
 
   const spec = input as ScenarioSpec & { $schema?: unknown };
   delete spec.$schema; // an editor's pointer to the schema, not part of the scenario
