@@ -21,7 +21,7 @@ import {
   writeFileAtomic,
 } from "./results.js";
 import { expectedVerdict } from "../lib/scenarios/verdict.js";
-import type { Verdict } from "../lib/scenarios/types.js";
+import type { ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
 import { parseDelay, resolveKernels, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
 import { formatMatrix, matrix } from "./matrix.js";
@@ -51,8 +51,13 @@ import {
 import {
   formatNaturalBench,
   NATURAL_MODES,
+  NATURAL_SEED,
   NATURAL_SIZES,
   naturalBench,
+  naturalCells,
+  naturalModes,
+  naturalScans,
+  naturalSizes,
   type OffsetMode,
 } from "./bench/natural.js";
 import { demo, formatDemo } from "./demo.js";
@@ -705,16 +710,58 @@ bench
     summary(o, formatWindowBench(r, s), path);
   });
 
+interface NaturalFlags {
+  scenario?: string;
+  file?: string;
+  kernel: string[];
+  seconds?: string;
+  quick?: boolean;
+  sizes?: string;
+  scan?: string;
+  offsets?: string;
+  seed: string;
+  json?: boolean;
+  out?: string;
+}
+
+/** "1,16,64" as counts; each bounded by the scenario later, where its range is known. */
+function parseList(text: string, what: string): number[] {
+  return text.split(",").map((x) => parseCount(x.trim(), what, 0));
+}
+
+/** The scenario a bench natural runs: --scenario, --file, or the seed. */
+function naturalScenario(o: NaturalFlags): ScenarioSpec {
+  if (o.scenario !== undefined && o.file !== undefined)
+    throw new UsageError("give --scenario NAME or --file PATH, not both");
+  if (o.file !== undefined) return loadScenarioFile(o.file);
+  return findScenario(o.scenario ?? NATURAL_SEED);
+}
+
 bench
   .command("natural")
   .description(
-    "the seed race at natural timing (nothing injected): lost-write rate, time to the first lost write and window hits against mapping size and start-offset mode",
+    "a scenario's race at natural timing (nothing injected; default the seed, mremap-mkclean): forbidden rate, time to the first lost write and window hits against mapping size, scan size and start-offset mode",
   )
-  .option("--seconds <n>", "counted seconds per kernel and cell", "3")
+  .option("--scenario <name>", `built-in scenario (default ${NATURAL_SEED})`)
+  .option("--file <path>", "run the scenario in this JSON file instead of a built-in one")
+  .option(
+    "--kernel <name>",
+    "kernel variant to run; repeatable (default: the scenario's buggy and fixed pair)",
+    collect,
+    [],
+  )
+  .option(
+    "--seconds <n>",
+    "counted seconds per kernel and cell, e.g. 3 or 0.2 (default 3; --quick 0.5)",
+  )
   .option("--quick", "0.5 s per kernel and cell")
   .option(
     "--sizes <list>",
-    `mapping sizes in pages, comma-separated (default ${NATURAL_SIZES.join(",")})`,
+    `mapping sizes in pages (the pages parameter), comma-separated, inside the scenario's range (default ${NATURAL_SIZES.join(",")}, those the scenario allows)`,
+  )
+  .option(
+    "--scan <list>",
+    "pages reclaim or migration scans (the scan parameter), comma-separated; only for scenarios that have one (default: the scenario's natural scan)",
   )
   .option("--offsets <mode>", "only this start-offset mode: uniform or window (default: both)")
   .option("--seed <n>", "seed of the start offsets", "1")
@@ -724,45 +771,53 @@ bench
   )
   .option(
     "--out <file>",
-    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-natural-<time>.json)",
+    "where to write the result JSON, whatever its name; - for stdout; charts go beside it (default results/bench-natural-<time>.json, or bench-natural-<scenario>-<time>.json)",
   )
-  .action(
-    async (o: {
-      seconds: string;
-      quick?: boolean;
-      sizes?: string;
-      offsets?: string;
-      seed: string;
-      json?: boolean;
-      out?: string;
-    }) => {
-      const sizes =
-        o.sizes === undefined
-          ? NATURAL_SIZES
-          : o.sizes.split(",").map((x) => parseCount(x.trim(), "--sizes", 1, 4096));
-      if (o.offsets !== undefined && !(NATURAL_MODES as readonly string[]).includes(o.offsets))
-        throw new UsageError(`--offsets: unknown mode "${o.offsets}" (valid: window, uniform)`);
-      checkOutPath(o);
-      const r = await naturalBench(
-        {
-          quick: o.quick === true,
-          seconds: o.quick === true ? 0.5 : parseCount(o.seconds, "--seconds", 1, 3600),
-          sizes,
-          modes: o.offsets === undefined ? NATURAL_MODES : [o.offsets as OffsetMode],
-          seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
-          command,
-        },
-        benchCtl(o),
-      );
-      const { path } = emitResult(
-        o,
-        r,
-        () => defaultResultPath("bench", "natural", new Date(r.startedAt)),
-        () => ({ rate: naturalChart(r) }),
-      );
-      summary(o, formatNaturalBench(r), path);
-    },
-  );
+  .action(async (o: NaturalFlags) => {
+    const s = naturalScenario(o);
+    const kernels = o.kernel.length > 0 ? resolveKernels(s, o.kernel) : [];
+    if (o.offsets !== undefined && !(NATURAL_MODES as readonly string[]).includes(o.offsets))
+      throw new UsageError(`--offsets: unknown mode "${o.offsets}" (valid: window, uniform)`);
+    const modes = naturalModes(s, o.offsets as OffsetMode | undefined);
+    const sizes = naturalSizes(
+      s,
+      o.sizes === undefined ? undefined : parseList(o.sizes, "--sizes"),
+    );
+    const scans = naturalScans(s, o.scan === undefined ? undefined : parseList(o.scan, "--scan"));
+    const cells = naturalCells(s, sizes, scans);
+    // Seconds may be a fraction (a short test run); an explicit --seconds wins over --quick.
+    const seconds =
+      o.seconds !== undefined
+        ? parseDuration(o.seconds, "--seconds", "s") / 1e9
+        : o.quick === true
+          ? 0.5
+          : 3;
+    if (seconds < 0.05 || seconds > 3600)
+      throw new UsageError(`--seconds: "${o.seconds}" is not from 0.05 to 3600`);
+    checkOutPath(o);
+    const r = await naturalBench(
+      {
+        scenario: s,
+        kernels,
+        quick: o.quick === true,
+        seconds,
+        cells,
+        modes,
+        seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
+        command,
+      },
+      benchCtl(o),
+    );
+    // The seed keeps the file name it always had; another scenario's name joins it.
+    const name = s.name === NATURAL_SEED && o.file === undefined ? "natural" : `natural-${s.name}`;
+    const { path } = emitResult(
+      o,
+      r,
+      () => defaultResultPath("bench", name, new Date(r.startedAt)),
+      () => ({ rate: naturalChart(r) }),
+    );
+    summary(o, formatNaturalBench(r), path);
+  });
 
 bench
   .command("mixed")
@@ -903,6 +958,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   "bench natural": [
     "tlbrace bench natural --quick",
+    "tlbrace bench natural --scenario zap-mkclean --quick",
     "tlbrace bench natural --sizes 1,1024 --offsets window --out natural.json   # chart: natural-rate.svg",
   ],
   "bench mixed": [

@@ -268,19 +268,31 @@ export function scaleChart(r: ScaleBenchResult): string {
   });
 }
 
-/** bench natural: the lost-write rate against the size of the mapping, per kernel and offsets. */
+/**
+ * bench natural: the forbidden rate (for the seed, lost writes) against the size of the mapping,
+ * a series per kernel and offsets, and per scan size where the bench swept more than one.
+ */
 export function naturalChart(r: NaturalBenchResult): string {
-  const keys = [...new Set(r.rows.map((x) => `${x.kernel}|${x.offsets}`))];
+  const scenario = r.scenario ?? "mremap-mkclean"; // results written before any other could run
+  const scans = new Set(r.rows.map((x) => x.params?.scan)).size > 1;
+  const keyOf = (x: NaturalBenchResult["rows"][number]): string =>
+    `${x.kernel}|${x.offsets}|${scans ? String(x.params?.scan) : ""}`;
+  const keys = [...new Set(r.rows.map(keyOf))];
+  const harm = r.harm ?? "a lost write";
   return lineChart({
-    title: "Seed race at natural timing: lost-write rate against mapping size",
-    subtitle: `mremap-mkclean, nothing injected, ${r.secondsPerCell} s per cell, 2 CPUs on ${machineText(r.machine)}; band: 95% interval${r.partial ? "; PARTIAL" : ""}`,
-    x: { label: "pages thread 1 has read", log: true, ticks: sorted(r.rows.map((x) => x.pages)) },
-    y: { label: "trials that lost the write", unit: "percent", zero: true },
+    title: `${scenario} at natural timing: trials with ${harm} against mapping size`,
+    subtitle: `nothing injected, ${r.secondsPerCell} s per cell, ${r.cpus ?? 2} CPUs${r.arch === "arm64" ? " (a modelled arm64)" : ""} on ${machineText(r.machine)}; band: 95% interval${r.partial ? "; PARTIAL" : ""}`,
+    x: { label: "pages of the mapping", log: true, ticks: sorted(r.rows.map((x) => x.pages)) },
+    y: {
+      label: harm === "a lost write" ? "trials that lost the write" : `trials with ${harm}`,
+      unit: "percent",
+      zero: true,
+    },
     series: keys.map((k) => {
-      const [kernel, offsets] = k.split("|");
-      const rows = r.rows.filter((x) => x.kernel === kernel && x.offsets === offsets);
+      const rows = r.rows.filter((x) => keyOf(x) === k);
+      const [kernel, offsets, scan] = k.split("|");
       return {
-        name: `${kernel} ${offsets === "window" ? "window-aware" : "uniform"}`,
+        name: `${kernel} ${offsets === "window" ? "window-aware" : "uniform"}${scan ? `, scan ${scan}` : ""}`,
         points: rows.map((x) => [x.pages, 100 * x.rate.rate] as [number, number]),
         band: rows.map(
           (x) => [x.pages, 100 * x.rate.low, 100 * x.rate.high] as [number, number, number],

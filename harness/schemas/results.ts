@@ -612,6 +612,11 @@ const benchNatural = obj<Omit<NaturalBenchResult, "tlbrace">>()(
     bench: lit("natural"),
     command: text(),
     machine,
+    // Absent in results written before the bench took any scenario: those ran the seed.
+    scenario: opt(scenarioName()),
+    arch: opt(arch),
+    cpus: opt(int(1)),
+    harm: opt(text()),
     quick: bool(),
     partial: bool(),
     secondsPerCell: num(0),
@@ -620,12 +625,16 @@ const benchNatural = obj<Omit<NaturalBenchResult, "tlbrace">>()(
     rows: arr(
       obj<NaturalRow>()({
         pages: int(1),
+        params: opt(params()),
+        note: opt(text()),
         offsets: enumAll<OffsetMode>()(["uniform", "window"]),
         kernel: kernel(),
         trials: count(),
         seconds: num(0),
         trialsPerSecond: rate(),
         lostWrites: count(),
+        forbidden: opt(count()),
+        useAfterFree: opt(count()),
         rate: rateInterval,
         lostPerSecond: rate(),
         firstLostWriteMs: nullable(ms()),
