@@ -9,7 +9,7 @@ import { Command, CommanderError, Help, Option } from "commander";
 import { KERNEL_ALIASES, KERNELS } from "../lib/kernels/index.js";
 import { ARCHS, type Arch } from "../lib/scenarios/types.js";
 import { POINTS } from "../lib/machine/points.js";
-import { builtinScenarios, findScenario, loadScenarioFile } from "./scenarios.js";
+import { builtinScenarios, catalogRaces, findScenario, loadScenarioFile } from "./scenarios.js";
 import { formatRun, table } from "./format.js";
 import { CpuFailure, WatchdogError } from "./machine.js";
 import {
@@ -24,7 +24,7 @@ import { expectedVerdict } from "../lib/scenarios/verdict.js";
 import type { ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
 import { parseDelay, resolveKernels, runScenario } from "./run.js";
 import { formatSmoke, smoke } from "./smoke.js";
-import { formatMatrix, matrix } from "./matrix.js";
+import { AIM_UNIFORM_TRIALS, formatMatrix, matrix } from "./matrix.js";
 import { defaultFlushCpus, flushBench, formatFlushBench } from "./bench/flush.js";
 import { formatMremapBench, mremapBench } from "./bench/mremap.js";
 import { BENCH_KERNELS } from "./bench/kernels.js";
@@ -429,6 +429,15 @@ program
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
   .option(
+    "--cores <n>",
+    "--natural: choose each race's form as if the host had this many cores (a race with more CPUs than cores runs as its form for fewer cores); default: this host's",
+  )
+  .option(
+    "--uniform-trials <n>",
+    "--natural: trials of the uniform-offsets run beside each race's fixed kernel, for the aim table (0: none)",
+    String(AIM_UNIFORM_TRIALS),
+  )
+  .option(
     "--json",
     "print the result JSON on stdout and nothing else; no file unless --out is given",
   )
@@ -445,10 +454,21 @@ program
       arch?: string;
       seed: string;
       watchdog: string;
+      cores?: string;
+      uniformTrials: string;
       json?: boolean;
       out?: string;
     }) => {
-      const scenarios = o.scenario.length === 0 ? builtinScenarios() : o.scenario.map(findScenario);
+      // Widened, every built-in scenario (a race's forms too: each must give history's verdicts);
+      // at natural timing, each race of the catalog once, as the form that fits the host.
+      const scenarios =
+        o.scenario.length > 0
+          ? o.scenario.map(findScenario)
+          : o.natural === true
+            ? catalogRaces()
+            : builtinScenarios();
+      if (o.natural !== true && o.cores !== undefined)
+        throw new UsageError("--cores chooses the forms of a --natural run: add --natural");
       checkOutPath(o);
       const kernels =
         o.kernel.length === 0 ? KERNELS.map((k) => k.name) : o.kernel.map((k) => kernelName(k));
@@ -468,11 +488,13 @@ program
         seed: parseCount(o.seed, "--seed", 0, 0x7fffffff),
         watchdogMs: parseDuration(o.watchdog, "--watchdog", "s") / 1e6,
         command,
+        ...(o.cores === undefined ? {} : { cores: parseCount(o.cores, "--cores", 1, 1024) }),
+        uniformTrials: parseCount(o.uniformTrials, "--uniform-trials", 0),
         stopRequested: stopOnSigint(),
         onCell: (c) => {
           if (!jsonOnStdout(o))
             process.stderr.write(
-              `  ${c.scenario}${c.arch !== undefined ? ` (${c.arch})` : ""} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
+              `  ${c.scenario}${c.form !== undefined ? ` as ${c.form}` : ""}${c.arch !== undefined ? ` (${c.arch})` : ""} on ${c.kernel}: ${c.matches ? "ok" : "MISMATCH"}\n`,
             );
         },
       });
@@ -497,6 +519,11 @@ program
   )
   .option("--seed <n>", "seed of the start offsets", "1")
   .option("--watchdog <seconds>", "stop a run that makes no progress for this long", "10")
+  .option(
+    "--natural",
+    "every race of the catalog at natural timing (nothing injected, window-aware offsets, its natural parameters, the form that fits this host's cores); fails only if a fixed kernel shows a forbidden outcome, buggy kernels' rates are printed",
+  )
+  .option("--seconds <n>", "--natural: seconds on each kernel", "1.5")
   .option("--json", "print the checks as JSON")
   .action(
     async (o: {
@@ -505,9 +532,15 @@ program
       arch?: string;
       seed: string;
       watchdog: string;
+      natural?: boolean;
+      seconds: string;
       json?: boolean;
     }) => {
+      const seconds = Number(o.seconds);
+      if (!(seconds > 0 && seconds <= 600))
+        throw new UsageError(`--seconds: expected a number of seconds from 0 to 600, got "${o.seconds}"`);
       const checks = await smoke({
+        ...(o.natural === true ? { natural: { seconds, cores: availableParallelism() } } : {}),
         archs: parseArchs(o.arch),
         fixedTrials: parseCount(o.trials, "--trials"),
         buggyTrials: parseCount(o.buggyTrials, "--buggy-trials"),
@@ -516,7 +549,11 @@ program
         command,
       });
       const ok = checks.every((c) => c.ok);
-      if (o.json) process.stdout.write(JSON.stringify({ ok, checks }, null, 2) + "\n");
+      if (o.json)
+        process.stdout.write(
+          JSON.stringify({ ok, ...(o.natural === true ? { natural: true } : {}), checks }, null, 2) +
+            "\n",
+        );
       else process.stdout.write(`${formatSmoke(checks)}\n\nsmoke: ${ok ? "PASS" : "FAIL"}\n`);
       process.exitCode = ok ? 0 : 1;
     },

@@ -5,9 +5,11 @@
 import { KERNELS } from "../lib/kernels/index.js";
 import { parseDuration } from "../lib/units.js";
 import type { Arch, ScenarioSpec, Verdict } from "../lib/scenarios/types.js";
-import { expectedVerdict, verdictMatches } from "../lib/scenarios/verdict.js";
+import { expectedVerdict, fixedKernel, verdictMatches } from "../lib/scenarios/verdict.js";
+import { formatNs } from "../lib/units.js";
 import { table } from "./format.js";
 import { runScenario } from "./run.js";
+import { naturalForm } from "./scenarios.js";
 import type { MachineInfo } from "./sysinfo.js";
 import { machineInfo } from "./sysinfo.js";
 import type { Provenance } from "./results.js";
@@ -38,6 +40,31 @@ export interface MatrixCell {
   window?: { hits: number; trials: number };
   /** "window" or "uniform" start offsets. */
   offsets?: "window" | "uniform";
+  /**
+   * Natural timing on a host with fewer cores than the race has CPUs: the form that ran instead
+   * (a scenario whose `formOf` is this race, or the race's two-CPU twin), by name.
+   */
+  form?: string;
+  /**
+   * Natural timing: what the kernel's first window learning measured with every CPU starting at
+   * once: the window's width and when the racing step began after its CPU's start (the path the
+   * racing CPU runs before it; a path longer than the window cannot fit in it).
+   */
+  timing?: { windowNs: number; raceNs: number };
+}
+
+/**
+ * Aim quality at natural timing, per race: on its fixed kernel, the share of trials whose racing
+ * step began inside the window with window-aware offsets (the matrix's own cell) and with the
+ * blind uniform sweep (a shorter run beside it).
+ */
+export interface MatrixAim {
+  scenario: string;
+  form?: string;
+  arch: Arch;
+  kernel: string;
+  window: { hits: number; trials: number };
+  uniform: { hits: number; trials: number };
 }
 
 export interface MatrixResult {
@@ -53,6 +80,12 @@ export interface MatrixResult {
   startedAt: string;
   partial: boolean;
   cells: MatrixCell[];
+  /** Natural timing: the cores the forms were chosen for (absent in older results). */
+  cores?: number;
+  /** Natural timing: which program each race ran, and why (race name -> one line). */
+  forms?: Record<string, string>;
+  /** Natural timing: aim quality per race (absent in older results). */
+  aim?: MatrixAim[];
 }
 
 export interface MatrixOptions {
@@ -65,9 +98,16 @@ export interface MatrixOptions {
   seed: number;
   watchdogMs: number;
   command: string;
+  /** Natural timing: the host's cores, which choose each race's form (see naturalForm). */
+  cores?: number;
+  /** Natural timing: trials of the uniform run beside each race's fixed kernel (0: none). */
+  uniformTrials?: number;
   stopRequested?: Promise<void>;
   onCell?: (cell: MatrixCell) => void;
 }
+
+/** Trials of the uniform-offsets run that measures each race's aim beside the matrix. */
+export const AIM_UNIFORM_TRIALS = 2000;
 
 export function widenDelays(s: ScenarioSpec): Map<string, number> {
   return new Map(
@@ -90,9 +130,19 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
   };
   let stopped = false;
   void o.stopRequested?.then(() => (stopped = true));
-  for (const s of o.scenarios)
-    for (const arch of o.archs ?? [s.arch ?? "x86"]) {
+  const cores = o.cores ?? result.machine.cores;
+  if (o.natural) {
+    result.cores = cores;
+    result.forms = {};
+    result.aim = [];
+  }
+  for (const race of o.scenarios)
+    for (const arch of o.archs ?? [race.arch ?? "x86"]) {
       if (stopped) break;
+      // At natural timing a race whose CPUs outnumber the cores runs as its form for fewer cores.
+      const nf = o.natural ? naturalForm(race, cores) : undefined;
+      const s = nf?.scenario ?? race;
+      if (nf !== undefined && result.forms !== undefined) result.forms[race.name] = nf.why;
       const r = await runScenario({
         arch,
         scenario: s,
@@ -112,7 +162,7 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
       for (const run of r.runs) {
         const expected = expectedVerdict(s, run.kernel, arch);
         const cell: MatrixCell = {
-          scenario: s.name,
+          scenario: race.name,
           kernel: run.kernel,
           arch,
           trials: run.trials,
@@ -133,12 +183,60 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
           cell.notShown = true;
         if (run.window !== undefined)
           cell.window = { hits: run.window.hits, trials: run.window.trials };
+        if (nf?.form !== undefined) cell.form = nf.form;
+        const learned = run.offsets?.learned?.[0];
+        if (o.natural && learned !== undefined)
+          cell.timing = { windowNs: learned.closeNs - learned.openNs, raceNs: learned.raceNs };
         result.cells.push(cell);
         o.onCell?.(cell);
       }
+      if (o.natural && !stopped && (o.uniformTrials ?? AIM_UNIFORM_TRIALS) > 0 && s.window)
+        result.aim?.push(await aimBeside(o, race, s, arch, r.runs, nf?.form));
     }
   result.partial = stopped;
   return result;
+}
+
+/**
+ * The race's fixed kernel once more, with uniform offsets (the blind 0..2 us sweep), beside the
+ * window-aware cell: how much the aim adds to the share of trials with the racing step inside the
+ * window.
+ */
+async function aimBeside(
+  o: MatrixOptions,
+  race: ScenarioSpec,
+  s: ScenarioSpec,
+  arch: Arch,
+  runs: { kernel: string; window?: { hits: number; trials: number } }[],
+  form: string | undefined,
+): Promise<MatrixAim> {
+  const kernel = fixedKernel(s, arch);
+  const aimed = runs.find((x) => x.kernel === kernel)?.window;
+  const trials = o.uniformTrials ?? AIM_UNIFORM_TRIALS;
+  const u = await runScenario({
+    arch,
+    scenario: s,
+    kernels: [kernel],
+    trials: Math.min(trials, o.trials),
+    durationMs: 0,
+    cpus: s.cpus.length,
+    params: { ...(s.natural ?? {}) },
+    delays: new Map<string, number>(),
+    offsets: "uniform",
+    seed: o.seed,
+    watchdogMs: o.watchdogMs,
+    command: o.command,
+    stopRequested: o.stopRequested,
+  });
+  const uw = u.runs[0]?.window;
+  return {
+    scenario: race.name,
+    ...(form === undefined ? {} : { form }),
+    arch,
+    kernel,
+    window: { hits: aimed?.hits ?? 0, trials: aimed?.trials ?? 0 },
+    uniform: { hits: uw?.hits ?? 0, trials: uw?.trials ?? 0 },
+  };
 }
 
 function cellText(c: MatrixCell): string {
@@ -155,11 +253,35 @@ function cellText(c: MatrixCell): string {
     c.expected === "either"
       ? "(residual)"
       : c.notShown === true
-        ? "not shown"
+        ? c.timing === undefined
+          ? "not shown"
+          : `not shown: window ${formatNs(c.timing.windowNs)}, path ${formatNs(c.timing.raceNs)}`
         : c.matches
           ? "ok"
           : "MISMATCH";
   return `${seen}${win} ${verdict}`;
+}
+
+const pctOf = (x: { hits: number; trials: number }): string =>
+  x.trials === 0 ? "-" : `${((100 * x.hits) / x.trials).toFixed(1)}%`;
+
+/** The aim table of a natural-timing matrix: window-aware against uniform, per race. */
+export function formatAim(m: MatrixResult): string {
+  if (m.aim === undefined || m.aim.length === 0) return "";
+  return (
+    `aim: the share of the fixed kernel's trials whose racing step began inside the window\n\n` +
+    table([
+      ["scenario", "ran as", "arch", "fixed kernel", "window-aware", "uniform"],
+      ...m.aim.map((a) => [
+        a.scenario,
+        a.form ?? "as written",
+        a.arch,
+        a.kernel,
+        `${pctOf(a.window)} of ${a.window.trials.toLocaleString("en-US")}`,
+        `${pctOf(a.uniform)} of ${a.uniform.trials.toLocaleString("en-US")}`,
+      ]),
+    ])
+  );
 }
 
 export function formatMatrix(m: MatrixResult): string {
@@ -186,6 +308,11 @@ export function formatMatrix(m: MatrixResult): string {
   return (
     `matrix: ${m.trialsPerCell.toLocaleString("en-US")} trials per cell, ${m.natural ? "natural timing" : "windows widened (each scenario's widen delays)"}, seed ${m.seed}\n` +
     `cell: trials with lost writes, or with use-after-free accesses (UAF), or "none" with the trials that faulted instead; [N in window] = trials whose racing step began inside the scenario's window; ok = as kernel history says; not shown = a buggy kernel that lost nothing at natural timing (no contradiction: its window may be too narrow to hit unwidened); (residual) = a narrower window stays open, either is right\n` +
+    (m.natural && m.forms !== undefined && Object.keys(m.forms).length > 0
+      ? `forms (${m.cores ?? "?"} cores): ${Object.entries(m.forms)
+          .map(([race, why]) => `${race} ${why}`)
+          .join("; ")}\n`
+      : "") +
     (m.natural
       ? `natural timing: no injected delay, window-aware start offsets, each scenario at its declared natural parameters (${[
           ...new Set(
@@ -201,6 +328,7 @@ export function formatMatrix(m: MatrixResult): string {
     `\n` +
     grid +
     `\n\n${mismatches.length === 0 ? "every cell matches kernel history" : `${mismatches.length} cell(s) contradict kernel history`}` +
+    (m.aim !== undefined && m.aim.length > 0 ? `\n\n${formatAim(m)}` : "") +
     (m.partial ? "\nPARTIAL: stopped early" : "")
   );
 }

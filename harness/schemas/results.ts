@@ -25,7 +25,7 @@ import type { WindowBenchResult, WindowPoint } from "../bench/window.js";
 import type { DemoResult } from "../demo.js";
 import type { ExploreResult, Strategy, Violation } from "../explore/explore.js";
 import type { CpuState } from "../machine.js";
-import type { MatrixCell, MatrixResult } from "../matrix.js";
+import type { MatrixAim, MatrixCell, MatrixResult } from "../matrix.js";
 import type { Provenance, ResultFile, RunResult } from "../results.js";
 import type { SmokeCheck } from "../smoke.js";
 import type { Shard } from "../stress/plan.js";
@@ -80,6 +80,8 @@ export interface SeedBenchResult {
 /** `tlbrace smoke --json` on stdout (smoke writes no file). */
 export interface SmokeOutput {
   ok: boolean;
+  /** `smoke --natural`: the races at natural timing (absent: widened). */
+  natural?: boolean;
   checks: SmokeCheck[];
 }
 
@@ -255,7 +257,21 @@ const matrixCellProps = {
   params: opt(params()),
   window: opt(obj<{ hits: number; trials: number }>()({ hits: count(), trials: count() })),
   offsets: opt(offsetsMode),
+  form: opt(scenarioName()),
+  timing: opt(obj<{ windowNs: number; raceNs: number }>()({ windowNs: num(), raceNs: num() })),
 };
+
+const hitsOf = (): Schema<{ hits: number; trials: number }> =>
+  obj<{ hits: number; trials: number }>()({ hits: count(), trials: count() });
+
+const matrixAim = obj<MatrixAim>()({
+  scenario: scenarioName(),
+  form: opt(scenarioName()),
+  arch,
+  kernel: kernel(),
+  window: hitsOf(),
+  uniform: hitsOf(),
+});
 
 const matrixCell = obj<MatrixCell>()({
   ...matrixCellProps,
@@ -275,6 +291,9 @@ const matrix = obj<Omit<MatrixResult, "tlbrace">>()(
     startedAt: isoDate(),
     partial: bool(),
     cells: arr(matrixCell),
+    cores: opt(int(1)),
+    forms: opt(map(text())),
+    aim: opt(arr(matrixAim)),
   },
   extra,
 );
@@ -294,8 +313,10 @@ const smoke = obj<SmokeOutput>()(
         inWindow: count(),
         ok: bool(),
         expectation: text(),
+        form: opt(scenarioName()),
       }),
     ),
+    natural: opt(bool()),
   },
   extra,
 );

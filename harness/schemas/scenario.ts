@@ -233,6 +233,16 @@ export function scenarioSchema(): Json {
       additionalProperties: nonNegative(),
       description: "parameters at which the race is tried at natural timing",
     },
+    formOf: {
+      ...name,
+      description:
+        "this scenario is a form of the race named here (its third actor's work on a racing CPU), not a race of its own",
+    },
+    fewerCores: {
+      ...name,
+      description:
+        "the scenario that runs this race on fewer CPUs, for natural-timing runs on a host with fewer cores than this scenario has CPUs",
+    },
     params: {
       type: "object",
       propertyNames: { pattern: source(PARAM_NAME), not: { const: "__proto__" } },

@@ -11,7 +11,13 @@ import type { ScenarioSpec } from "../../lib/scenarios/types.js";
 import { parseCount, parseDuration, UsageError } from "../../lib/units.js";
 import { defaultResultPath, emitResult, jsonOnStdout, resultOutput, stamp } from "../results.js";
 import { canRedraw } from "../progress.js";
-import { builtinScenarios, findScenario, loadScenarioFile } from "../scenarios.js";
+import {
+  builtinScenarios,
+  catalogRaces,
+  findScenario,
+  loadScenarioFile,
+  naturalForm,
+} from "../scenarios.js";
 import { Checkpointer } from "./checkpoint.js";
 import { FAULT_ENV, parseFaultHooks } from "./faults.js";
 import { QUARANTINE_AFTER, runFleet } from "./fleet.js";
@@ -72,10 +78,18 @@ function durationMs(text: string, what: string, minMs: number): number {
   return ms;
 }
 
-function selectScenarios(o: StressFlags): ScenarioSpec[] {
+/**
+ * The scenarios a campaign rotates through: those named, else every built-in one (widened: the
+ * races' forms too, each with its own verdicts); at natural timing, every race of the catalog as
+ * the form that fits this host's cores (naturalForm), so each cell's name says which form ran.
+ */
+function selectScenarios(o: StressFlags, mode: Mode): ScenarioSpec[] {
   const files = o.file.map((f) => loadScenarioFile(f));
   const named = o.scenario.map(findScenario);
-  return named.length === 0 && files.length === 0 ? builtinScenarios() : [...named, ...files];
+  if (named.length > 0 || files.length > 0) return [...named, ...files];
+  if (mode === "widened") return builtinScenarios();
+  const cores = availableParallelism();
+  return catalogRaces().map((race) => naturalForm(race, cores).scenario);
 }
 
 async function stress(flags: StressFlags): Promise<void> {
@@ -85,7 +99,7 @@ async function stress(flags: StressFlags): Promise<void> {
   if (o.duration !== undefined && o.trialsPerCell !== undefined)
     throw new UsageError("give --duration or --trials-per-cell, not both");
   const mode: Mode = o.natural ? "natural" : "widened";
-  const scenarios = selectScenarios(o);
+  const scenarios = selectScenarios(o, mode);
   const cells = buildCells(
     scenarios,
     o.kernel.map((k) => kernelName(k)),

@@ -24,6 +24,7 @@ export const POINTS = [
   "try_to_unmap_one:locked", // the rmap walk found the page's PTE and holds its PTL, nothing cleared
   "try_to_unmap_one:unlocked", // the PTE is cleared (flushed or the flush deferred) and its PTL dropped
   "move_vma:copied", // copy_vma() linked the new VMA into the rmap; no page table moved yet
+  "truncate:start", // ftruncate() is about to shrink i_size; nothing unmapped yet
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -48,6 +49,7 @@ export const P_MIGRATE_PAGES_START = 16;
 export const P_TRY_TO_UNMAP_ONE_LOCKED = 17;
 export const P_TRY_TO_UNMAP_ONE_UNLOCKED = 18;
 export const P_MOVE_VMA_COPIED = 19;
+export const P_TRUNCATE_START = 20;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

@@ -5,6 +5,7 @@
  * cache and frees them.
  */
 import type { Cpu } from "../machine/cpu.js";
+import { P_TRUNCATE_START } from "../machine/points.js";
 import { FRAME_WORDS, PAGE_SHIFT, VMA_END, VMA_PGOFF, VMA_START } from "../machine/layout.js";
 import { down_write, up_write } from "../sync/rwsem.js";
 import { spin_lock, spin_unlock } from "../sync/spinlock.js";
@@ -128,6 +129,7 @@ export function truncate_inode_pages(cpu: Cpu, start_index: number, end_index: n
 export function sys_ftruncate(cpu: Cpu, pages: number): number {
   const mem = cpu.mem;
   const L = cpu.L;
+  cpu.point(P_TRUNCATE_START);
   const oldsize = Atomics.load(mem, L.iSize);
   if (pages > oldsize) return -22; // growing the file is not modelled: -EINVAL
   Atomics.store(mem, L.iSize, pages); // i_size_write()
