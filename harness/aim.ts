@@ -18,6 +18,10 @@ export const MIN_MARGIN_NS = 500;
 export const CHUNK_MS = 1000;
 /** A chunk whose hit rate falls below this fraction of the baseline triggers a re-learn. */
 export const DRIFT_RATIO = 0.5;
+/** Refinement under aim: at most this many batches of REFINE_TRIALS (and REFINE_MAX_MS each). */
+export const REFINE_ROUNDS = 5;
+export const REFINE_TRIALS = 300;
+export const REFINE_MAX_MS = 400;
 /** Offsets stay well inside an Int32 of nanoseconds. */
 const LIMIT_NS = 1e9;
 
@@ -114,6 +118,79 @@ export async function learnWindow(
   return learnFrom(s.windowSamples ?? []);
 }
 
+/**
+ * Where the racing step falls against the window's middle in aimed trials, from their timing
+ * samples: the median of raceNs - (openNs + closeNs) / 2 and the median window width; null when
+ * no trial both opened the window and reached the racing step.
+ */
+export function offCentre(samples: WindowSample[]): { offNs: number; widthNs: number } | null {
+  const both = samples.filter((s) => s.openNs >= 0 && s.raceNs >= 0);
+  if (both.length === 0) return null;
+  const close = (s: WindowSample): number => (s.closeNs >= 0 ? s.closeNs : s.openNs);
+  return {
+    offNs: quantile(
+      both.map((s) => s.raceNs - (s.openNs + close(s)) / 2),
+      0.5,
+    ),
+    widthNs: quantile(
+      both.map((s) => close(s) - s.openNs),
+      0.5,
+    ),
+  };
+}
+
+/**
+ * Refine a learning under aim. The learning runs every CPU from one start, and its timing is not
+ * an aimed trial's: two CPUs that start together contend for locks and cache lines that an aimed
+ * trial's CPUs take one after the other, so the window and the racing path move once the offsets
+ * apply (by tens of microseconds where the racing CPU reclaims or migrates first), and they move
+ * by more than the offset does (measured: 60 us of racing step against the window for 36 us of
+ * offset, on mremap-anon-migrate-move-pages). So run short batches at one offset, each CPU's
+ * timing noted as in a learning, and find the offset that puts the racing step in the window's
+ * middle by the secant method, the first step taken at slope 1. The range then spans the window
+ * and its margins as seen through that slope: a window W wide is W / slope wide in offsets.
+ */
+export async function refineAim(
+  machine: Machine,
+  base: BatchConfig,
+  watchdogMs: number,
+  aim: { loNs: number; hiNs: number },
+): Promise<{ loNs: number; hiNs: number }> {
+  const halfSpan = (aim.hiNs - aim.loNs) / 2;
+  let centre = (aim.loNs + aim.hiNs) / 2;
+  let prev: { centre: number; offNs: number } | null = null;
+  let slope = 1;
+  for (let round = 0; round < REFINE_ROUNDS; round++) {
+    const at = clamp(centre);
+    const s = await machine.run(
+      {
+        ...base,
+        trials: REFINE_TRIALS,
+        durationMs: REFINE_MAX_MS,
+        seed: base.seed ^ (0x5eed + round),
+        aim: { loNs: at, hiNs: at },
+        fixedOffsetNs: undefined,
+        trace: false,
+        windowTiming: true,
+      },
+      watchdogMs,
+    );
+    const c = offCentre(s.windowSamples ?? []);
+    if (c === null) break;
+    if (prev !== null && at !== prev.centre) {
+      const k = (c.offNs - prev.offNs) / (at - prev.centre);
+      // A flat or falling response is noise, not the racing step's timing: keep the last slope.
+      if (k >= 0.25 && k <= 4) slope = k;
+    }
+    prev = { centre: at, offNs: c.offNs };
+    if (Math.abs(c.offNs) <= c.widthNs / 8) break;
+    centre = at - c.offNs / slope;
+  }
+  const c = clamp(centre);
+  const half = Math.max(MIN_MARGIN_NS, halfSpan / slope);
+  return { loNs: clamp(c - half), hiNs: clamp(c + half) };
+}
+
 /** Add one batch's statistics to a running total (trial numbers and times shift by the total's). */
 export function mergeStats(
   total: BatchStats | null,
@@ -193,7 +270,7 @@ export async function runAimed(
     };
   }
   learned.push(first);
-  let aim = { loNs: first.loNs, hiNs: first.hiNs };
+  let aim = await refineAim(machine, base, watchdogMs, { loNs: first.loNs, hiNs: first.hiNs });
   let total: BatchStats | null = null;
   let baseline: number | null = null;
   let relearns = 0;
@@ -230,7 +307,7 @@ export async function runAimed(
     else if (s.trials >= 200 && rate < baseline * DRIFT_RATIO && opts.stopping?.() !== true) {
       const again = await learnWindow(machine, base, watchdogMs);
       if (again !== null) {
-        aim = { loNs: again.loNs, hiNs: again.hiNs };
+        aim = await refineAim(machine, base, watchdogMs, { loNs: again.loNs, hiNs: again.hiNs });
         learned.push(again);
         relearns++;
         baseline = null;

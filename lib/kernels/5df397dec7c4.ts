@@ -15,7 +15,11 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
-import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import {
+  P_ZAP_PTE_RANGE_BEFORE_FLUSH,
+  P_ZAP_PTE_RANGE_DIRTY_CLEARED,
+  P_ZAP_PTE_RANGE_UNLOCKED,
+} from "../machine/points.js";
 import {
   pte_dirty,
   pte_lockptr,
@@ -71,6 +75,7 @@ export function zap_pte_range(
         set_page_dirty(cpu, page);
         delay_rmap = true; // tlb_delay_rmap(tlb)
         force_flush = true;
+        cpu.point(P_ZAP_PTE_RANGE_DIRTY_CLEARED);
       }
       if (!delay_rmap) page_remove_rmap(cpu, page);
       if (__tlb_remove_page(tlb, page, delay_rmap)) {

@@ -10,7 +10,11 @@
  */
 import type { Cpu } from "../machine/cpu.js";
 import { PAGE_SIZE } from "../machine/layout.js";
-import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import {
+  P_ZAP_PTE_RANGE_BEFORE_FLUSH,
+  P_ZAP_PTE_RANGE_DIRTY_CLEARED,
+  P_ZAP_PTE_RANGE_UNLOCKED,
+} from "../machine/points.js";
 import {
   pte_dirty,
   pte_lockptr,
@@ -62,7 +66,10 @@ export function zap_pte_range(
       const page = pte_pfn(ptent);
       ptent = ptep_get_and_clear(mem, ptep); // ptep_get_and_clear_full()
       tlb_remove_tlb_entry(tlb, addr);
-      if (!PageAnon(cpu, page) && pte_dirty(ptent)) set_page_dirty(cpu, page);
+      if (!PageAnon(cpu, page) && pte_dirty(ptent)) {
+        set_page_dirty(cpu, page);
+        cpu.point(P_ZAP_PTE_RANGE_DIRTY_CLEARED);
+      }
       page_remove_rmap(cpu, page);
       force_flush = __tlb_remove_page(tlb, page);
       // v3.14 breaks out without addr += PAGE_SIZE (added by "zap_pte_range: update addr when

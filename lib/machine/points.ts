@@ -25,6 +25,7 @@ export const POINTS = [
   "try_to_unmap_one:unlocked", // the PTE is cleared (flushed or the flush deferred) and its PTL dropped
   "move_vma:copied", // copy_vma() linked the new VMA into the rmap; no page table moved yet
   "truncate:start", // ftruncate() is about to shrink i_size; nothing unmapped yet
+  "zap_pte_range:dirty_cleared", // a dirty file PTE cleared, its TLB flush pending, PTL held
 ] as const;
 
 export type PointName = (typeof POINTS)[number];
@@ -50,6 +51,7 @@ export const P_TRY_TO_UNMAP_ONE_LOCKED = 17;
 export const P_TRY_TO_UNMAP_ONE_UNLOCKED = 18;
 export const P_MOVE_VMA_COPIED = 19;
 export const P_TRUNCATE_START = 20;
+export const P_ZAP_PTE_RANGE_DIRTY_CLEARED = 21;
 
 export function pointId(name: string): number {
   return (POINTS as readonly string[]).indexOf(name);

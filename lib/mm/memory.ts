@@ -16,7 +16,11 @@ import {
   VMA_PAGE_PROT,
   ZERO_PFN,
 } from "../machine/layout.js";
-import { P_ZAP_PTE_RANGE_BEFORE_FLUSH, P_ZAP_PTE_RANGE_UNLOCKED } from "../machine/points.js";
+import {
+  P_ZAP_PTE_RANGE_BEFORE_FLUSH,
+  P_ZAP_PTE_RANGE_DIRTY_CLEARED,
+  P_ZAP_PTE_RANGE_UNLOCKED,
+} from "../machine/points.js";
 import {
   mk_pte,
   _PAGE_PRESENT,
@@ -181,6 +185,7 @@ export function zap_pte_range(
       if (!PageAnon(cpu, page) && pte_dirty(ptent)) {
         force_flush = true;
         set_page_dirty(cpu, page);
+        cpu.point(P_ZAP_PTE_RANGE_DIRTY_CLEARED);
       }
       page_remove_rmap(cpu, page);
       if (__tlb_remove_page_size(tlb, page)) {
