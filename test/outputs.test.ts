@@ -145,7 +145,16 @@ test.serial("--json alone writes nothing to disk (run, bench natural, stress)", 
   for (const args of [
     RUN,
     NATURAL,
-    ["stress", "--scenario", "mremap-mkclean", "--trials-per-cell", "1001", "--seed", "7"],
+    [
+      "stress",
+      "--widened",
+      "--scenario",
+      "mremap-mkclean",
+      "--trials-per-cell",
+      "1001",
+      "--seed",
+      "7",
+    ],
   ]) {
     const cwd = tmp();
     const r = tlbrace(cwd, ...args, "--json");

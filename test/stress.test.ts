@@ -355,7 +355,7 @@ function shardRuns(t: ExecutionContext): string {
     ["all", []],
   ] as const) {
     const out = join(dir, `${name}.json`);
-    const r = tlbrace(["stress", ...base, ...extra, "--out", out]);
+    const r = tlbrace(["stress", "--widened", ...base, ...extra, "--out", out]);
     t.is(r.stderr, "", "--json: nothing on stderr");
     const res = read(out);
     t.deepEqual(JSON.parse(r.stdout), res);
@@ -372,6 +372,7 @@ test.serial(
     const out = join(dir, "mixed.json");
     const r = tlbrace([
       "stress",
+      "--widened",
       "--scenario",
       "mremap-mkclean",
       "--scenario",
@@ -401,6 +402,7 @@ test.serial(
     );
     const forced = tlbrace([
       "stress",
+      "--widened",
       "--scenario",
       "mremap-truncate-uaf",
       "--trials-per-cell",
@@ -526,6 +528,7 @@ test.serial(
     const r = tlbrace(
       [
         "stress",
+        "--widened",
         "--scenario",
         "mremap-mkclean",
         "--duration",
@@ -586,6 +589,7 @@ test.serial("with --trials-per-cell a failed slice is run again: the totals stay
   const r = tlbrace(
     [
       "stress",
+      "--widened",
       "--scenario",
       "mremap-mkclean",
       "--trials-per-cell",
@@ -616,6 +620,7 @@ test.serial("a cell that keeps failing is quarantined; the others run on", (t) =
   const r = tlbrace(
     [
       "stress",
+      "--widened",
       "--scenario",
       "mremap-mkclean",
       "--duration",
@@ -653,6 +658,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
       const r = await during(
         [
           "stress",
+          "--widened",
           "--scenario",
           "mremap-mkclean",
           "--duration",
@@ -690,6 +696,7 @@ test.serial("an unwritable result path: exit 2 at the start, before any machine 
   writeFileSync(join(dir, "file"), "");
   const r = tlbrace([
     "stress",
+    "--widened",
     "--scenario",
     "mremap-mkclean",
     "--duration",
@@ -714,6 +721,7 @@ test.serial(
     const r = await during(
       [
         "stress",
+        "--widened",
         "--scenario",
         "mremap-mkclean",
         "--duration",
@@ -756,6 +764,7 @@ test.serial("a final write that fails: exit 2, and the counts are still on stdou
   const r = await during(
     [
       "stress",
+      "--widened",
       "--scenario",
       "mremap-mkclean",
       "--duration",
@@ -791,6 +800,7 @@ test.serial(
     // The 3-CPU variant sleeps in its delays, so its window stays wide even on a busy host.
     const ok = tlbrace([
       "stress",
+      "--widened",
       "--scenario",
       "mremap-mkclean-3cpu",
       "--trials-per-cell",
@@ -820,6 +830,7 @@ test.serial(
     writeFileSync(file, JSON.stringify(spec));
     const bad = tlbrace([
       "stress",
+      "--widened",
       "--file",
       file,
       "--kernel",
@@ -881,6 +892,7 @@ test("the live view redraws its block in place: elapsed, trials, trials/s, cores
   const out = join(dir, "live.json");
   const r = tlbrace([
     "stress",
+    "--widened",
     "--scenario",
     "zap-mkclean",
     "--duration",

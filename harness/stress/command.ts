@@ -83,12 +83,25 @@ function durationMs(text: string, what: string, minMs: number): number {
  * races' forms too, each with its own verdicts); at natural timing, every race of the catalog as
  * the form that fits this host's cores (naturalForm), so each cell's name says which form ran.
  */
-function selectScenarios(o: StressFlags, mode: Mode): ScenarioSpec[] {
+/**
+ * Natural timing is the product's claim, so it is the default wherever it can be honest: when
+ * every scenario the campaign would run at natural timing has a core for each of its CPUs.
+ * Elsewhere a CPU would wait for a core in the middle of its window, so the default is to widen.
+ */
+export function defaultMode(o: StressFlags, cores = availableParallelism()): Mode {
+  const need = Math.max(...selectScenarios(o, "natural", cores).map((s) => s.cpus.length));
+  return need <= cores ? "natural" : "widened";
+}
+
+function selectScenarios(
+  o: StressFlags,
+  mode: Mode,
+  cores = availableParallelism(),
+): ScenarioSpec[] {
   const files = o.file.map((f) => loadScenarioFile(f));
   const named = o.scenario.map(findScenario);
   if (named.length > 0 || files.length > 0) return [...named, ...files];
   if (mode === "widened") return builtinScenarios();
-  const cores = availableParallelism();
   return catalogRaces().map((race) => naturalForm(race, cores).scenario);
 }
 
@@ -98,7 +111,7 @@ async function stress(flags: StressFlags): Promise<void> {
   if (o.natural && o.widened) throw new UsageError("give --natural or --widened, not both");
   if (o.duration !== undefined && o.trialsPerCell !== undefined)
     throw new UsageError("give --duration or --trials-per-cell, not both");
-  const mode: Mode = o.natural ? "natural" : "widened";
+  const mode: Mode = o.natural ? "natural" : o.widened ? "widened" : defaultMode(o);
   const scenarios = selectScenarios(o, mode);
   const cells = buildCells(
     scenarios,
@@ -245,8 +258,14 @@ export function registerStress(program: Command): void {
       "machines running at once, for each machine size (default: floor(cores / CPUs), or one per core when a machine has more CPUs than cores)",
     )
     .option("--cpus <n>", "CPUs per machine (default: what each scenario needs)")
-    .option("--widened", "widen every window with the scenario's delays (the default)")
-    .option("--natural", "no injected delays: buggy kernels may then show nothing")
+    .option(
+      "--widened",
+      "widen every window with the scenario's delays (the default where a scenario has more CPUs than the host has cores)",
+    )
+    .option(
+      "--natural",
+      "no injected delays, window-aware offsets, each race at its natural parameters as the form that fits the host's cores (the default where every one fits): buggy kernels may then show nothing",
+    )
     .option("--checkpoint <time>", "write the counts to the result file this often", "30s")
     .option("--slice <time>", "run one cell this long before rotating to the next", "2s")
     .option(

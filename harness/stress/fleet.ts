@@ -9,7 +9,7 @@ import { availableParallelism } from "node:os";
 import { ST_TRIALS } from "../../lib/machine/layout.js";
 import { CpuFailure, Machine, WatchdogError, type BatchStats } from "../machine.js";
 import { stepName } from "../run.js";
-import { DRIFT_RATIO, learnWindow } from "../aim.js";
+import { DRIFT_RATIO, learnWindow, refineAim } from "../aim.js";
 import {
   faultyImage,
   killWorkerLater,
@@ -173,7 +173,10 @@ export async function runFleet(o: FleetOptions): Promise<void> {
           learning.catch(() => undefined);
           const learned = await Promise.race([learning, live.watch.died]);
           if (learned !== null) {
-            aimed = { aim: { loNs: learned.loNs, hiNs: learned.hiNs }, baseline: null };
+            const refining = refineAim(m, base, o.watchdogMs, learned);
+            refining.catch(() => undefined);
+            const aim = await Promise.race([refining, live.watch.died]);
+            aimed = { aim, baseline: null };
             live.aims.set(u.cell, aimed);
           }
         }
