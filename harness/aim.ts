@@ -159,6 +159,9 @@ export async function refineAim(
   const halfSpan = (aim.hiNs - aim.loNs) / 2;
   let centre = (aim.loNs + aim.hiNs) / 2;
   let prev: { centre: number; offNs: number } | null = null;
+  // The response need not be monotonic (a later start can change who waits for whom): keep the
+  // offset that came closest, and never step further than the learnt range is wide.
+  let best: { centre: number; offNs: number } | null = null;
   let slope = 1;
   for (let round = 0; round < REFINE_ROUNDS; round++) {
     const at = clamp(centre);
@@ -183,10 +186,12 @@ export async function refineAim(
       if (k >= 0.25 && k <= 4) slope = k;
     }
     prev = { centre: at, offNs: c.offNs };
+    if (best === null || Math.abs(c.offNs) < Math.abs(best.offNs)) best = prev;
     if (Math.abs(c.offNs) <= c.widthNs / 8) break;
-    centre = at - c.offNs / slope;
+    const step = -c.offNs / slope;
+    centre = at + Math.max(-2 * halfSpan, Math.min(2 * halfSpan, step));
   }
-  const c = clamp(centre);
+  const c = clamp(best?.centre ?? centre);
   const half = Math.max(MIN_MARGIN_NS, halfSpan / slope);
   return { loNs: clamp(c - half), hiNs: clamp(c + half) };
 }

@@ -9,7 +9,13 @@ import { Command, CommanderError, Help, Option } from "commander";
 import { KERNEL_ALIASES, KERNELS } from "../lib/kernels/index.js";
 import { ARCHS, type Arch } from "../lib/scenarios/types.js";
 import { POINTS } from "../lib/machine/points.js";
-import { builtinScenarios, catalogRaces, findScenario, loadScenarioFile } from "./scenarios.js";
+import {
+  builtinScenarios,
+  catalogRaces,
+  findScenario,
+  loadScenarioFile,
+  naturalForm,
+} from "./scenarios.js";
 import { formatRun, table } from "./format.js";
 import { CpuFailure, WatchdogError } from "./machine.js";
 import {
@@ -538,7 +544,9 @@ program
     }) => {
       const seconds = Number(o.seconds);
       if (!(seconds > 0 && seconds <= 600))
-        throw new UsageError(`--seconds: expected a number of seconds from 0 to 600, got "${o.seconds}"`);
+        throw new UsageError(
+          `--seconds: expected a number of seconds from 0 to 600, got "${o.seconds}"`,
+        );
       const checks = await smoke({
         ...(o.natural === true ? { natural: { seconds, cores: availableParallelism() } } : {}),
         archs: parseArchs(o.arch),
@@ -551,8 +559,11 @@ program
       const ok = checks.every((c) => c.ok);
       if (o.json)
         process.stdout.write(
-          JSON.stringify({ ok, ...(o.natural === true ? { natural: true } : {}), checks }, null, 2) +
-            "\n",
+          JSON.stringify(
+            { ok, ...(o.natural === true ? { natural: true } : {}), checks },
+            null,
+            2,
+          ) + "\n",
         );
       else process.stdout.write(`${formatSmoke(checks)}\n\nsmoke: ${ok ? "PASS" : "FAIL"}\n`);
       process.exitCode = ok ? 0 : 1;
@@ -771,7 +782,10 @@ function naturalScenario(o: NaturalFlags): ScenarioSpec {
   if (o.scenario !== undefined && o.file !== undefined)
     throw new UsageError("give --scenario NAME or --file PATH, not both");
   if (o.file !== undefined) return loadScenarioFile(o.file);
-  return findScenario(o.scenario ?? NATURAL_SEED);
+  // A race with more CPUs than this host has cores runs as its form for fewer cores.
+  const form = naturalForm(findScenario(o.scenario ?? NATURAL_SEED), availableParallelism());
+  if (form.form !== undefined) process.stderr.write(`bench natural: ${o.scenario} ${form.why}\n`);
+  return form.scenario;
 }
 
 bench

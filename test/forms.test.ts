@@ -39,11 +39,19 @@ test("the catalog has eleven races; forms are built-in scenarios but not races",
   for (const f of forms) t.false(races.includes(f), f.name);
 });
 
+/**
+ * Races whose natural mapping is smaller, and why: reclaim-munmap-batched unmaps a chunk of its
+ * own (what malloc() maps above its mmap threshold); a larger one makes munmap() flush the whole
+ * TLB (its gathered range passes x86's 33-page ceiling), which is not the race.
+ */
+const SMALL_MAPPING = ["reclaim-munmap-batched"];
+
 test("every race declares natural parameters, with a populated mapping of 256 pages or more", (t) => {
   for (const s of races) {
     t.not(s.natural, undefined, `${s.name} declares natural parameters`);
     const pages = s.natural?.pages;
-    if (pages !== undefined) t.true(pages >= 256, `${s.name}: natural pages ${pages}`);
+    if (pages !== undefined && !SMALL_MAPPING.includes(s.name))
+      t.true(pages >= 256, `${s.name}: natural pages ${pages}`);
     // It compiles at them (the loader checked it; this is the same check, visible here).
     t.notThrows(() => compile(s, s.natural ?? {}), s.name);
   }

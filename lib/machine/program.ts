@@ -68,13 +68,13 @@ export function run_program(cpu: Cpu, from: number, to: number): void {
         madvise_free(cpu, a, b);
         break;
       case OP_RECLAIM:
-        shrink_page_list(cpu);
+        shrink_page_list(cpu, 0, b === 0);
         break;
       case OP_MIGRATE:
         migrate_pages(cpu, a);
         break;
       case OP_RECLAIM_CLUSTER:
-        shrink_page_list(cpu, a);
+        shrink_page_list(cpu, a, b === 0);
         break;
       case OP_MUNMAP:
         sys_munmap(cpu, a, b);

@@ -46,7 +46,7 @@ import { __delete_from_swap_cache, add_to_swap, swap_free, swap_writepage } from
  * Reclaim one isolated anonymous page (we hold a reference). Returns true if it may be freed:
  * out of the swap cache, our reference the last one (the kernel's free_pages list).
  */
-function shrink_page(cpu: Cpu, pfn: number): boolean {
+function shrink_page(cpu: Cpu, pfn: number, may_writepage: boolean): boolean {
   if (!trylock_page(cpu, pfn)) return false;
   if (PageWriteback(cpu, pfn)) {
     unlock_page(cpu, pfn);
@@ -62,6 +62,13 @@ function shrink_page(cpu: Cpu, pfn: number): boolean {
   }
   cpu.point(P_SHRINK_PAGE_LIST_UNMAPPED);
   if (PageDirty(cpu, pfn)) {
+    // if (!sc->may_writepage) goto keep_locked; (v4.9: laptop mode, node reclaim without
+    // RECLAIM_WRITE). The PTEs are gone, the page stays dirty in the swap cache, and the TLB
+    // flush try_to_unmap_one() deferred waits for try_to_unmap_flush() at the end of the list.
+    if (!may_writepage) {
+      unlock_page(cpu, pfn);
+      return false;
+    }
     // Page is dirty. Flush the TLB if a writable entry potentially exists to avoid CPU writes
     // after IO starts and then write it out here.
     try_to_unmap_flush_dirty(cpu);
@@ -99,9 +106,10 @@ const free_pages = new Int32Array(64);
 
 /**
  * Reclaim anonymous pages in scan order (lowest frame first: the modelled inactive list), at
- * most `nr_to_scan` of them (0: all). Returns pages freed.
+ * most `nr_to_scan` of them (0: all). `may_writepage` is sc->may_writepage (!laptop_mode in
+ * try_to_free_pages() and kswapd, v4.9). Returns pages freed.
  */
-export function shrink_page_list(cpu: Cpu, nr_to_scan = 0): number {
+export function shrink_page_list(cpu: Cpu, nr_to_scan = 0, may_writepage = true): number {
   const mem = cpu.mem;
   const L = cpu.L;
   cpu.point(P_SHRINK_PAGE_LIST_START);
@@ -112,8 +120,11 @@ export function shrink_page_list(cpu: Cpu, nr_to_scan = 0): number {
   for (let pfn = ZERO_PFN + 1; pfn < highWater; pfn++) {
     if (Atomics.load(mem, L.page(pfn) + PAGE_REFCOUNT) === 0 || !PageAnon(cpu, pfn)) continue;
     if (nr_to_scan !== 0 && scanned++ === nr_to_scan) break;
+    // shrink_inactive_list(): if (!sc->may_writepage) isolate_mode |= ISOLATE_CLEAN, and
+    // __isolate_lru_page() leaves a page with PG_dirty or PG_writeback on the list.
+    if (!may_writepage && (PageDirty(cpu, pfn) || PageWriteback(cpu, pfn))) continue;
     if (!get_page_unless_zero(cpu, pfn)) continue; // isolate_lru_page()
-    if (PageAnon(cpu, pfn) && shrink_page(cpu, pfn)) {
+    if (PageAnon(cpu, pfn) && shrink_page(cpu, pfn, may_writepage)) {
       // More pages than the model's scans ever take: free the full list first, after the
       // flush, as the kernel would free a longer one.
       if (nr_free === free_pages.length) nr_free = free_page_list(cpu, nr_free);

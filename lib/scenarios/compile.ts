@@ -196,9 +196,9 @@ export function compile(spec: ScenarioSpec, given: Record<string, number>): Comp
       case "madvise_free":
         return emit(OP_MADV_FREE, addr(s.at, 0, where), len(s.pages, where));
       case "reclaim":
-        return emit(OP_RECLAIM);
+        return emit(OP_RECLAIM, 0, s.may_writepage === false ? 1 : 0);
       case "reclaim_cluster":
-        return emit(OP_RECLAIM_CLUSTER, arg(s.pages, where));
+        return emit(OP_RECLAIM_CLUSTER, arg(s.pages, where), s.may_writepage === false ? 1 : 0);
       case "migrate": {
         const n = s.pages === undefined ? 0 : arg(s.pages, where);
         if (!Number.isInteger(n) || n < 0)

@@ -50,9 +50,9 @@ export const OP_FTRUNCATE = 10; // a: new size in pages
 export const OP_ALLOC = 11; // a: value the new owner writes into the frame
 export const OP_MMAP_ANON = 12; // a: addr, b: len, d: MAP_POPULATE (0 or 1)
 export const OP_MADV_FREE = 13; // a: addr, b: len
-export const OP_RECLAIM = 14;
+export const OP_RECLAIM = 14; // b: 1 if !sc->may_writepage (laptop mode)
 export const OP_MMAP_THP = 15; // a: addr, b: len
-export const OP_RECLAIM_CLUSTER = 16; // a: pages to scan
+export const OP_RECLAIM_CLUSTER = 16; // a: pages to scan; b: 1 if !sc->may_writepage
 export const OP_MIGRATE = 18; // migrate_pages() over the anonymous pages; a: at most this many (0: all)
 export const OP_TOUCH = 17; // a: addr of the first page, b: pages, c: 1 to write (0 read), d: value
 

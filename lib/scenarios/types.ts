@@ -16,8 +16,13 @@ export type Step =
   | { op: "mmap_anon"; at: Region; pages: Arg; populate?: boolean }
   | { op: "mmap_thp"; at: Region; pages: Arg }
   | { op: "madvise_free"; at: Region; pages: Arg }
-  | { op: "reclaim" }
-  | { op: "reclaim_cluster"; pages: Arg }
+  /**
+   * may_writepage: false is reclaim that may not write dirty pages (sc->may_writepage == 0:
+   * vm.laptop_mode, or node reclaim without RECLAIM_WRITE): a dirty page is unmapped and kept,
+   * and the TLB flush its unmap deferred waits for the end of the list.
+   */
+  | { op: "reclaim"; may_writepage?: boolean }
+  | { op: "reclaim_cluster"; pages: Arg; may_writepage?: boolean }
   /** pages: at most this many pages in scan order (0 or left out: all), as move_pages() or one
    * compaction batch takes a bounded list. */
   | { op: "migrate"; pages?: Arg }

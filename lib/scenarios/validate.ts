@@ -200,6 +200,8 @@ export const STEP_OPTIONAL_FIELDS: Partial<
   touch: { page: "arg", value: "arg" },
   fadvise: { page: "arg", pages: "arg" },
   migrate: { pages: "arg" },
+  reclaim: { may_writepage: "bool" },
+  reclaim_cluster: { may_writepage: "bool" },
 };
 
 export function validateScenario(input: Json): ScenarioSpec {
