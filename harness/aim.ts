@@ -22,6 +22,14 @@ export const DRIFT_RATIO = 0.5;
 export const REFINE_ROUNDS = 5;
 export const REFINE_TRIALS = 300;
 export const REFINE_MAX_MS = 400;
+/**
+ * A chunk that puts fewer racing steps than this share inside the window is refined again from
+ * where the aim stands (at most MAX_LOW_REFINES times a run), whatever the first chunk did.
+ */
+export const LOW_HIT_SHARE = 0.25;
+export const MAX_LOW_REFINES = 3;
+/** After refinement, the aimed range spans this share of the window (through the slope). */
+export const AIM_SPAN = 1;
 /** Offsets stay well inside an Int32 of nanoseconds. */
 const LIMIT_NS = 1e9;
 
@@ -162,6 +170,7 @@ export async function refineAim(
   // The response need not be monotonic (a later start can change who waits for whom): keep the
   // offset that came closest, and never step further than the learnt range is wide.
   let best: { centre: number; offNs: number } | null = null;
+  let width: number | null = null;
   let slope = 1;
   for (let round = 0; round < REFINE_ROUNDS; round++) {
     const at = clamp(centre);
@@ -180,6 +189,7 @@ export async function refineAim(
     );
     const c = offCentre(s.windowSamples ?? []);
     if (c === null) break;
+    width = c.widthNs;
     if (prev !== null && at !== prev.centre) {
       const k = (c.offNs - prev.offNs) / (at - prev.centre);
       // A flat or falling response is noise, not the racing step's timing: keep the last slope.
@@ -192,7 +202,12 @@ export async function refineAim(
     centre = at + Math.max(-2 * halfSpan, Math.min(2 * halfSpan, step));
   }
   const c = clamp(best?.centre ?? centre);
-  const half = Math.max(MIN_MARGIN_NS, halfSpan / slope);
+  // The racing step jitters by a few microseconds at one offset, so the range need not reach the
+  // window's edges: three quarters of its half-width each side, seen through the slope.
+  const half = Math.max(
+    MIN_MARGIN_NS,
+    width === null ? halfSpan / slope : (AIM_SPAN * width) / 2 / slope,
+  );
   return { loNs: clamp(c - half), hiNs: clamp(c + half) };
 }
 
@@ -279,6 +294,7 @@ export async function runAimed(
   let total: BatchStats | null = null;
   let baseline: number | null = null;
   let relearns = 0;
+  let lowRefines = 0;
   let traceKept = false;
   for (let chunk = 0; ; chunk++) {
     const done = total?.trials ?? 0;
@@ -308,14 +324,27 @@ export async function runAimed(
     if (s.trials === 0) break;
     aim = recentre(aim, s);
     const rate = (s.window?.hits ?? 0) / s.trials;
-    if (baseline === null) baseline = rate;
-    else if (s.trials >= 200 && rate < baseline * DRIFT_RATIO && opts.stopping?.() !== true) {
-      const again = await learnWindow(machine, base, watchdogMs);
-      if (again !== null) {
-        aim = await refineAim(machine, base, watchdogMs, { loNs: again.loNs, hiNs: again.hiNs });
-        learned.push(again);
-        relearns++;
-        baseline = null;
+    const low = rate < LOW_HIT_SHARE && lowRefines < MAX_LOW_REFINES;
+    if (low) lowRefines++;
+    if (baseline === null && !low) baseline = rate;
+    else if (
+      s.trials >= 200 &&
+      (low || (baseline !== null && rate < baseline * DRIFT_RATIO)) &&
+      opts.stopping?.() !== true
+    ) {
+      // Drift: find the middle again from where the aim stands, under aim. A learning from one
+      // start measures the contended timing that the refinement exists to correct, so it is
+      // only the fallback when the aimed trials no longer reach the window at all.
+      relearns++;
+      baseline = null;
+      const refined = await refineAim(machine, base, watchdogMs, aim);
+      if (refined.loNs !== aim.loNs || refined.hiNs !== aim.hiNs) aim = refined;
+      else {
+        const again = await learnWindow(machine, base, watchdogMs);
+        if (again !== null) {
+          aim = await refineAim(machine, base, watchdogMs, { loNs: again.loNs, hiNs: again.hiNs });
+          learned.push(again);
+        }
       }
     }
   }
