@@ -9,6 +9,7 @@ import { expectedVerdict, fixedKernel, verdictMatches } from "../lib/scenarios/v
 import { formatNs } from "../lib/units.js";
 import { table } from "./format.js";
 import { runScenario } from "./run.js";
+import { WatchdogError } from "./machine.js";
 import { naturalForm } from "./scenarios.js";
 import type { MachineInfo } from "./sysinfo.js";
 import { machineInfo } from "./sysinfo.js";
@@ -51,6 +52,8 @@ export interface MatrixCell {
    * racing CPU runs before it; a path longer than the window cannot fit in it).
    */
   timing?: { windowNs: number; raceNs: number };
+  /** Natural timing: the run stopped making progress (the watchdog's words and where). */
+  stalled?: string;
 }
 
 /**
@@ -143,58 +146,111 @@ export async function matrix(o: MatrixOptions): Promise<MatrixResult> {
       const nf = o.natural ? naturalForm(race, cores) : undefined;
       const s = nf?.scenario ?? race;
       if (nf !== undefined && result.forms !== undefined) result.forms[race.name] = nf.why;
-      const r = await runScenario({
-        arch,
-        scenario: s,
-        kernels: o.kernels,
-        trials: o.trials,
-        durationMs: 0,
-        cpus: s.cpus.length,
-        // At natural timing each scenario runs at the parameters its file declares for it.
-        params: o.natural ? { ...(s.natural ?? {}) } : {},
-        delays: o.natural ? new Map<string, number>() : widenDelays(s),
-        seed: o.seed,
-        watchdogMs: o.watchdogMs,
-        command: o.command,
-        stopRequested: o.stopRequested,
-      });
-      if (r.partial) stopped = true;
-      for (const run of r.runs) {
-        const expected = expectedVerdict(s, run.kernel, arch);
-        const cell: MatrixCell = {
-          scenario: race.name,
-          kernel: run.kernel,
-          arch,
-          trials: run.trials,
-          lostWrites: run.lostWrites,
-          useAfterFree: run.useAfterFree,
-          forbidden: run.forbiddenTrials,
-          faults: run.faults,
-          expected,
-          matches:
-            verdictMatches(expected, run.forbiddenTrials) ||
-            (o.natural && expected === "forbidden" && run.forbiddenTrials === 0),
-          trialsPerSecond: run.trialsPerSecond,
-          delays: run.delays,
-          params: r.params,
-          offsets: r.offsetMode ?? "uniform",
-        };
-        if (o.natural && expected === "forbidden" && run.forbiddenTrials === 0)
-          cell.notShown = true;
-        if (run.window !== undefined)
-          cell.window = { hits: run.window.hits, trials: run.window.trials };
-        if (nf?.form !== undefined) cell.form = nf.form;
-        const learned = run.offsets?.learned?.[0];
-        if (o.natural && learned !== undefined)
-          cell.timing = { windowNs: learned.closeNs - learned.openNs, raceNs: learned.raceNs };
-        result.cells.push(cell);
-        o.onCell?.(cell);
+      // At natural timing each kernel runs on machines of its own, so that a stuck run (a buggy
+      // kernel's livelock: CVE-2022-41222's lost migration entry is one) costs only its cell.
+      const runs: { kernel: string; window?: { hits: number; trials: number } }[] = [];
+      for (const kernels of o.natural ? o.kernels.map((k) => [k]) : [o.kernels]) {
+        if (stopped) break;
+        let r;
+        try {
+          r = await runScenario({
+            arch,
+            scenario: s,
+            kernels,
+            trials: o.trials,
+            durationMs: 0,
+            cpus: s.cpus.length,
+            // At natural timing each scenario runs at the parameters its file declares for it.
+            params: o.natural ? { ...(s.natural ?? {}) } : {},
+            delays: o.natural ? new Map<string, number>() : widenDelays(s),
+            seed: o.seed,
+            watchdogMs: o.watchdogMs,
+            command: o.command,
+            stopRequested: o.stopRequested,
+          });
+        } catch (e) {
+          if (!o.natural || !(e instanceof WatchdogError)) throw e;
+          const cell = stalledCell(race, s, kernels[0] as string, arch, e, nf?.form);
+          result.cells.push(cell);
+          o.onCell?.(cell);
+          continue;
+        }
+        if (r.partial) stopped = true;
+        for (const run of r.runs) {
+          runs.push(run);
+          const expected = expectedVerdict(s, run.kernel, arch);
+          const cell: MatrixCell = {
+            scenario: race.name,
+            kernel: run.kernel,
+            arch,
+            trials: run.trials,
+            lostWrites: run.lostWrites,
+            useAfterFree: run.useAfterFree,
+            forbidden: run.forbiddenTrials,
+            faults: run.faults,
+            expected,
+            matches:
+              verdictMatches(expected, run.forbiddenTrials) ||
+              (o.natural && expected === "forbidden" && run.forbiddenTrials === 0),
+            trialsPerSecond: run.trialsPerSecond,
+            delays: run.delays,
+            params: r.params,
+            offsets: r.offsetMode ?? "uniform",
+          };
+          if (o.natural && expected === "forbidden" && run.forbiddenTrials === 0)
+            cell.notShown = true;
+          if (run.window !== undefined)
+            cell.window = { hits: run.window.hits, trials: run.window.trials };
+          if (nf?.form !== undefined) cell.form = nf.form;
+          const learned = run.offsets?.learned?.[0];
+          if (o.natural && learned !== undefined)
+            cell.timing = { windowNs: learned.closeNs - learned.openNs, raceNs: learned.raceNs };
+          result.cells.push(cell);
+          o.onCell?.(cell);
+        }
       }
       if (o.natural && !stopped && (o.uniformTrials ?? AIM_UNIFORM_TRIALS) > 0 && s.window)
-        result.aim?.push(await aimBeside(o, race, s, arch, r.runs, nf?.form));
+        result.aim?.push(await aimBeside(o, race, s, arch, runs, nf?.form));
     }
   result.partial = stopped;
   return result;
+}
+
+/**
+ * A natural-timing run that stopped making progress: no verdict, but a finding. A kernel history
+ * calls buggy may livelock where its race lets it (a migration entry left behind that a fault
+ * waits on forever); one that history calls clean must not, so there the stall is a mismatch.
+ */
+function stalledCell(
+  race: ScenarioSpec,
+  s: ScenarioSpec,
+  kernel: string,
+  arch: Arch,
+  e: WatchdogError,
+  form: string | undefined,
+): MatrixCell {
+  const expected = expectedVerdict(s, kernel, arch);
+  const where = e.states
+    .filter((st) => st.stepName !== undefined && st.stepName !== "-")
+    .map((st) => `CPU ${st.cpu} in ${st.stepName}`)
+    .join(", ");
+  return {
+    scenario: race.name,
+    kernel,
+    arch,
+    trials: 0,
+    lostWrites: 0,
+    useAfterFree: 0,
+    forbidden: 0,
+    faults: 0,
+    expected,
+    matches: expected !== "clean",
+    trialsPerSecond: 0,
+    delays: {},
+    params: { ...(s.natural ?? {}) },
+    ...(form === undefined ? {} : { form }),
+    stalled: `${e.message}${where === "" ? "" : `: ${where}`}`,
+  };
 }
 
 /**
@@ -240,6 +296,7 @@ async function aimBeside(
 }
 
 function cellText(c: MatrixCell): string {
+  if (c.stalled !== undefined) return `STALLED ${c.matches ? "(buggy: livelock)" : "MISMATCH"}`;
   const seen =
     c.lostWrites > 0
       ? `${c.lostWrites} lost`
@@ -328,6 +385,10 @@ export function formatMatrix(m: MatrixResult): string {
     `\n` +
     grid +
     `\n\n${mismatches.length === 0 ? "every cell matches kernel history" : `${mismatches.length} cell(s) contradict kernel history`}` +
+    m.cells
+      .filter((c) => c.stalled !== undefined)
+      .map((c) => `\nstalled: ${c.scenario} on ${c.kernel} (${c.stalled ?? ""})`)
+      .join("") +
     (m.aim !== undefined && m.aim.length > 0 ? `\n\n${formatAim(m)}` : "") +
     (m.partial ? "\nPARTIAL: stopped early" : "")
   );

@@ -259,6 +259,7 @@ const matrixCellProps = {
   offsets: opt(offsetsMode),
   form: opt(scenarioName()),
   timing: opt(obj<{ windowNs: number; raceNs: number }>()({ windowNs: num(), raceNs: num() })),
+  stalled: opt(text()),
 };
 
 const hitsOf = (): Schema<{ hits: number; trials: number }> =>
@@ -314,6 +315,7 @@ const smoke = obj<SmokeOutput>()(
         ok: bool(),
         expectation: text(),
         form: opt(scenarioName()),
+        stalled: opt(text()),
       }),
     ),
     natural: opt(bool()),
