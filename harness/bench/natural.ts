@@ -132,9 +132,13 @@ export function naturalSizes(s: ScenarioSpec, asked: number[] | undefined): numb
         );
     return asked;
   }
-  const inside = NATURAL_SIZES.filter((n) => n >= range.min && n <= range.max);
-  if (inside.length > 0) return inside;
-  return [s.natural?.pages ?? (s.params.pages as { default: number }).default];
+  // The standard sizes the scenario allows, and its own natural size among them.
+  const natural = s.natural?.pages;
+  const inside = [
+    ...new Set([...NATURAL_SIZES, ...(natural === undefined ? [] : [natural])]),
+  ].filter((n) => n >= range.min && n <= range.max);
+  if (inside.length > 0) return inside.sort((a, b) => a - b);
+  return [natural ?? (s.params.pages as { default: number }).default];
 }
 
 /**
