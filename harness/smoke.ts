@@ -69,9 +69,10 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
         [buggy, "buggy", opts.buggyTrials],
         [fixed, "fixed", opts.fixedTrials],
       ] as const) {
-        let r;
+        let run;
+        let stalled: string | undefined;
         try {
-          r = await runScenario({
+          const r = await runScenario({
             scenario: s,
             kernels: [kernel],
             trials: natural === undefined ? trials : 0,
@@ -84,47 +85,36 @@ export async function smoke(opts: SmokeOptions): Promise<SmokeCheck[]> {
             watchdogMs: opts.watchdogMs,
             command: opts.command,
           });
+          run = r.runs[0];
+          if (run === undefined) throw new Error(`smoke: no run for ${s.name} on ${kernel}`);
         } catch (e) {
           // At natural timing a buggy kernel may livelock where its race lets it (a lost
           // migration entry): printed, not gated. A fixed kernel that stalls fails.
           if (natural === undefined || !(e instanceof WatchdogError)) throw e;
-          checks.push({
-            scenario: race.name,
-            ...(form?.form === undefined ? {} : { form: form.form }),
-            kernel,
-            arch,
-            role,
-            trials: 0,
-            forbidden: 0,
-            faults: 0,
-            inWindow: 0,
-            ok: role === "buggy",
-            expectation: role === "fixed" ? "none" : "rate printed, not gated",
-            stalled: e.message,
-          });
-          continue;
+          stalled = e.message;
         }
-        const run = r.runs[0];
-        if (run === undefined) throw new Error(`smoke: no run for ${s.name} on ${kernel}`);
-        const forbidden = run.forbiddenTrials;
-        const inWindow = run.window?.hits ?? 0;
-        // At natural timing only a fixed kernel's forbidden outcome fails: whether a buggy kernel
-        // shows its race, and how often a fixed one reaches its window, depend on the host's load.
+        const forbidden = run?.forbiddenTrials ?? 0;
+        const faults = run?.faults ?? 0;
+        const inWindow = run?.window?.hits ?? 0;
+        // At natural timing only a fixed kernel's forbidden outcome (or stall) fails: whether a
+        // buggy kernel shows its race, and how often a fixed one reaches its window, depend on the
+        // host's load.
         const ok =
           natural !== undefined
-            ? role === "buggy" || forbidden === 0
+            ? role === "buggy" || (forbidden === 0 && stalled === undefined)
             : role === "buggy" && buggyShows
               ? forbidden > 0
-              : forbidden === 0 && (run.faults > 0 || inWindow > 0);
+              : forbidden === 0 && (faults > 0 || inWindow > 0);
         checks.push({
           scenario: race.name,
           ...(form?.form === undefined ? {} : { form: form.form }),
+          ...(stalled === undefined ? {} : { stalled }),
           kernel,
           arch,
           role,
-          trials: run.trials,
+          trials: run?.trials ?? 0,
           forbidden,
-          faults: run.faults,
+          faults,
           inWindow,
           ok,
           expectation:
