@@ -5,8 +5,12 @@
  */
 import test from "ava";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MatrixResult } from "../harness/matrix.js";
+import type { ResultFile } from "../harness/results.js";
 import {
   builtinScenarios,
   catalogRaces,
@@ -190,3 +194,87 @@ test("matrix --cores without --natural is a usage error", (t) => {
   t.is(r.status, 2);
   t.regex(r.stderr, /--cores chooses the forms of a --natural run/);
 });
+
+test.serial(
+  "a scenario file written by hand (a populated mapping, two CPUs, a window) runs at natural timing with window-aware offsets",
+  (t) => {
+    // A user's own race: munmap's zap against writeback, thread 1 having read its mapping.
+    const spec = {
+      name: "my-zap-race",
+      description:
+        "a user's zap race: munmap() of a mapping thread 1 has read, against its writeback",
+      source: "written for this test",
+      kernels: ["v3.14", "5df397dec7c4"],
+      params: {
+        pages: { description: "mapping size", default: 64, min: 1, max: 512 },
+      },
+      cpus: [
+        {
+          name: "thread 1",
+          init: [
+            { op: "mmap", at: "X", pages: "$pages", populate: true },
+            { op: "touch", at: "X", pages: "$pages", access: "read" },
+            { op: "store", at: "X", page: 0, value: 1, result: "w1" },
+          ],
+          steps: [
+            { op: "fadvise", advice: "dontneed", page: 0, pages: 1 },
+            { op: "store", at: "X", page: 0, value: 2, result: "w2" },
+            { op: "wait", flag: "unmapped" },
+            { op: "fadvise", advice: "dontneed", page: 0, pages: 1 },
+            { op: "pread", page: 0, into: "r" },
+          ],
+        },
+        {
+          name: "thread 2",
+          steps: [
+            { op: "munmap", at: "X", pages: "$pages" },
+            { op: "signal", flag: "unmapped" },
+          ],
+        },
+      ],
+      outcome: [
+        { name: "write2", cpu: 0, reg: "w2", kind: "result" },
+        { name: "readback", cpu: 0, reg: "r", kind: "value", values: [0, 1, 2] },
+      ],
+      forbidden: [{ write2: "ok", readback: 1 }],
+      lostWrite: [{ cpu: 0, stores: ["w1", "w2"], readback: "r" }],
+      window: {
+        cpu: 1,
+        open: "zap_pte_range:dirty_cleared",
+        close: "tlb_finish_mmu:flushed",
+        race: { cpu: 0, step: 1 },
+      },
+      natural: { pages: 256 },
+      widen: { "zap_pte_range:unlocked": "100us" },
+    };
+    const dir = mkdtempSync(join(tmpdir(), "tlbrace-myrace-"));
+    try {
+      const file = join(dir, "my-zap-race.json");
+      writeFileSync(file, JSON.stringify(spec));
+      const r = tlbrace([
+        "run",
+        "--file",
+        file,
+        "--pages",
+        "256",
+        "--trials",
+        "300",
+        "--seed",
+        "3",
+        "--json",
+      ]);
+      t.is(r.status, 0, r.stderr);
+      const res = JSON.parse(r.stdout) as ResultFile;
+      t.is(res.offsetMode, "window", "window-aware offsets, learnt from the file's window");
+      t.deepEqual(res.params, { pages: 256 });
+      for (const run of res.runs) {
+        t.deepEqual(run.delays, {}, `${run.kernel}: nothing injected`);
+        t.true((run.offsets?.learned?.length ?? 0) >= 1, `${run.kernel}: the window was learnt`);
+        t.is(run.window?.trials, 300);
+      }
+      t.is(res.runs.find((x) => x.kernel === "5df397dec7c4")?.forbiddenTrials, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
