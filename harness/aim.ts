@@ -16,7 +16,7 @@ export const LEARN_MAX_MS = 1500;
 export const MIN_MARGIN_NS = 500;
 /** Counted trials run in chunks of at most this long, so drift is seen and acted on. */
 export const CHUNK_MS = 1000;
-/** A chunk whose hit rate falls below this fraction of the baseline triggers a re-learn. */
+/** A chunk whose hit rate falls below this fraction of the baseline triggers a refinement. */
 export const DRIFT_RATIO = 0.5;
 /** Refinement under aim: at most this many batches of REFINE_TRIALS (and REFINE_MAX_MS each). */
 export const REFINE_ROUNDS = 5;
@@ -155,8 +155,8 @@ export function offCentre(samples: WindowSample[]): { offNs: number; widthNs: nu
  * by more than the offset does (measured: 60 us of racing step against the window for 36 us of
  * offset, on mremap-anon-migrate-move-pages). So run short batches at one offset, each CPU's
  * timing noted as in a learning, and find the offset that puts the racing step in the window's
- * middle by the secant method, the first step taken at slope 1. The range then spans the window
- * and its margins as seen through that slope: a window W wide is W / slope wide in offsets.
+ * middle by the secant method, the first step taken at slope 1. The range then spans AIM_SPAN of
+ * the window as seen through that slope: a window W wide is W / slope wide in offsets.
  */
 export async function refineAim(
   machine: Machine,
@@ -202,8 +202,8 @@ export async function refineAim(
     centre = at + Math.max(-2 * halfSpan, Math.min(2 * halfSpan, step));
   }
   const c = clamp(best?.centre ?? centre);
-  // The racing step jitters by a few microseconds at one offset, so the range need not reach the
-  // window's edges: three quarters of its half-width each side, seen through the slope.
+  // The racing step jitters by a few microseconds at one offset, so no margins are added: the
+  // range is AIM_SPAN of the window's width, seen through the slope.
   const half = Math.max(
     MIN_MARGIN_NS,
     width === null ? halfSpan / slope : (AIM_SPAN * width) / 2 / slope,
